@@ -1,1 +1,160 @@
-//! placeholder
+//! Write Amazon Kinesis Client Library (KCL) record processors in Rust.
+//!
+//! The KCL's Java *MultiLangDaemon* leases the shards of a Kinesis stream and starts one child
+//! process per shard lease, named by `executableName` in its properties file. It drives the child
+//! with line-delimited JSON over the child's stdin and stdout. This crate is that child's side:
+//! you implement [`Processor`], call [`run`] from `main`, and the library does the protocol.
+//!
+//! ```no_run
+//! use kcl_protocol::{BoxError, Checkpointer, InitializeInput, ProcessRecordsInput, Processor};
+//!
+//! #[derive(Default)]
+//! struct CountingProcessor {
+//!     shard_id: String,
+//!     bytes: u64,
+//! }
+//!
+//! impl Processor for CountingProcessor {
+//!     fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
+//!         self.shard_id = input.shard_id().to_owned();
+//!         tracing::info!(checkpoint = ?input.checkpoint(), "starting");
+//!         Ok(())
+//!     }
+//!
+//!     fn process_records(
+//!         &mut self,
+//!         input: &ProcessRecordsInput,
+//!         checkpointer: &mut Checkpointer<'_>,
+//!     ) -> Result<(), BoxError> {
+//!         for record in input.records() {
+//!             // `data()` is already decoded from base64.
+//!             self.bytes += record.data().len() as u64;
+//!             tracing::debug!(key = record.partition_key(), seq = %record.sequence_number());
+//!         }
+//!         // Checkpoint once the batch is safely handled; retry throttling with backoff.
+//!         if let Some(last) = input.records().last() {
+//!             kcl_protocol::RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
+//!         }
+//!         Ok(())
+//!     }
+//!
+//!     // `shard_ended` defaults to the required SHARD_END checkpoint, `shutdown_requested` to
+//!     // nothing (unprocessed records are delivered again), `lease_lost` to nothing.
+//! }
+//!
+//! fn main() -> Result<(), kcl_protocol::Error> {
+//!     // Logs go to stderr (never stdout), with the shard id on every line.
+//!     kcl_protocol::logging::init().expect("logging is set up once");
+//!     kcl_protocol::run(CountingProcessor::default())
+//! }
+//! ```
+//!
+//! Build it with `cargo build --release` and name the binary in the daemon's properties file,
+//! e.g. `executableName = target/release/counting-processor` (the daemon splits this value on
+//! spaces and runs it without a shell, relative to its working directory).
+//!
+//! # What the library takes care of
+//!
+//! - **The wire format**, byte-exact: one status per action, checkpoint requests with exactly the
+//!   fields the daemon accepts, lenient parsing of everything the daemon may send (see
+//!   [`wire`](crate::wire) in the source for every accepted and skipped line form).
+//! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
+//!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
+//!   protocol ([`Runtime::guard_stdout`]).
+//! - **Graceful shutdown**: SIGINT and SIGTERM are ignored by default, so a Ctrl-C in the terminal
+//!   or a supervisor's signal to the process group does not kill the child before the daemon has
+//!   run `shutdownRequested` → checkpoint → `leaseLost`; stdin EOF ends the child
+//!   ([`SignalHandling`]).
+//! - **Shard end**: the daemon needs a `SHARD_END` checkpoint in `shardEnded` or the shard's
+//!   children never start. The default [`Processor::shard_ended`] makes it, and if an override
+//!   forgets, the library makes it with a warning.
+//! - **KCL 1.x daemons**: `shutdown` with reason `TERMINATE` calls [`Processor::shard_ended`],
+//!   with `ZOMBIE` [`Processor::lease_lost`]; both are acknowledged as `shutdown`.
+//! - **Malformed input**: a line that is not a daemon message is logged on stderr and skipped; a
+//!   message with an action this library does not know is logged and acknowledged with a status
+//!   for that action (forward compatibility; the daemon never waits forever); a known action whose
+//!   fields do not fit (e.g. invalid base64) stops the child with [`Error::Protocol`] *without*
+//!   acknowledging, so no record is lost. Nothing panics.
+//!
+//! # Failure policy
+//!
+//! Data safety first. What happens when a callback returns `Err` or panics:
+//!
+//! | callback | `Err` (after [`Runtime::retry_failed_callbacks`]) | panic |
+//! | --- | --- | --- |
+//! | `initialize`, `process_records`, `shard_ended` | [`FailurePolicy`] set by [`Runtime::on_error`] | [`FailurePolicy`] set by [`Runtime::on_panic`] (never retried) |
+//! | `shutdown_requested` | logged, acknowledged | logged, acknowledged |
+//! | `lease_lost` | logged, acknowledged | logged, acknowledged |
+//!
+//! - [`FailurePolicy::Exit`] (the default for both): the failure is logged with the shard id, the
+//!   action is **not** acknowledged, and [`run`] returns the error, so `main` exits non-zero. The
+//!   daemon sees the child end without a status and calls `System.exit(1)`: **the whole worker
+//!   JVM stops, every shard with it**. Run the daemon under a supervisor (systemd, ECS, Kubernetes)
+//!   that restarts it; every shard then resumes from its last checkpoint, and the failed batch is
+//!   delivered again. Nothing is lost.
+//! - [`FailurePolicy::SkipBatch`]: the failure is logged and the action acknowledged as if it had
+//!   succeeded. The worker keeps running, but the failed batch is skipped: once a later checkpoint
+//!   moves past it, those records are never delivered again. This is what the official Python and
+//!   Ruby libraries always do; here it is an explicit choice.
+//! - `shutdown_requested` and `lease_lost` failures are always acknowledged: not checkpointing
+//!   loses nothing (the next owner starts from the last checkpoint), while exiting would stop the
+//!   whole worker in the middle of a graceful shutdown.
+//! - Panics are caught (`catch_unwind`) and logged with the shard id and the panic message; they
+//!   are never skipped silently.
+//!
+//! # Testing a processor
+//!
+//! With the `testing` feature, `testing::FakeDaemon` drives a processor in-process (or a processor
+//! binary over pipes) through scripted actions and checkpoint replies, including errors such as
+//! `ThrottlingException`, and returns what the processor sent. No Java, no AWS.
+//!
+//! # Features
+//!
+//! - `logging` (default): [`logging::init`] and [`logging::init_to_file`].
+//! - `tokio`: `asynchronous::AsyncProcessor` for processors that call async clients (the AWS SDK
+//!   for Rust), run by the same engine on a tokio runtime.
+//! - `testing`: the `testing::FakeDaemon`.
+
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod checkpoint;
+mod engine;
+pub mod logging;
+mod processor;
+mod record;
+mod stdio;
+mod wire;
+
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use checkpoint::{CheckpointError, Checkpointer, RetryPolicy};
+pub use engine::{Error, FailurePolicy, Runtime};
+pub use processor::{
+    BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
+    ShutdownRequestedInput,
+};
+pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
+pub use stdio::SignalHandling;
+
+/// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes
+/// stdin; then returns `Ok(())`.
+///
+/// Before the first message it points stdout at stderr (keeping a private handle for the
+/// protocol) and ignores SIGINT and SIGTERM; see [`Runtime`] to change either.
+pub fn run<P: Processor>(processor: P) -> Result<(), Error> {
+    Runtime::new().run(processor)
+}
+
+/// Runs `processor` over any reader and writer with the default [`Runtime`], until `reader` ends.
+/// No stdio or signal set-up: for tests and custom transports.
+pub fn run_with_io<P: Processor, R: std::io::BufRead, W: std::io::Write>(
+    processor: P,
+    reader: R,
+    writer: W,
+) -> Result<(), Error> {
+    Runtime::new().run_with_io(processor, reader, writer)
+}

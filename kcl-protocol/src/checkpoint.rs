@@ -1,0 +1,359 @@
+//! Checkpointing: the [`Checkpointer`] handed to callbacks, its typed [`CheckpointError`], and a
+//! [`RetryPolicy`] with exponential backoff.
+//!
+//! A checkpoint is synchronous: the child writes a checkpoint request, the daemon writes it to the
+//! lease table (a DynamoDB conditional update) and answers with a reply naming the Java exception,
+//! if any. The checkpointer returns when the reply has arrived.
+
+use std::io;
+use std::time::Duration;
+
+use crate::record::{Record, SequenceNumber};
+
+/// Why a checkpoint failed.
+///
+/// The first six variants are the daemon's answer, named after the Java exception it caught
+/// (`ThrottlingException` and so on). [`Protocol`](Self::Protocol) and [`Io`](Self::Io) are
+/// failures on the child's side of the pipe.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// `ThrottlingException`: the lease table's provisioned throughput was exceeded. Retry with
+    /// backoff ([`RetryPolicy`]).
+    #[error(
+        "checkpoint throttled by the lease table (ThrottlingException); retry with backoff, e.g. RetryPolicy::retry"
+    )]
+    Throttling,
+    /// `ShutdownException`: this worker no longer holds the lease. Stop checkpointing; another
+    /// worker will process the records from the last checkpoint.
+    #[error(
+        "checkpoint refused: this worker no longer holds the lease (ShutdownException); stop checkpointing, the new owner resumes from the last checkpoint"
+    )]
+    Shutdown,
+    /// `InvalidStateException`: a lease-table problem, or a checkpoint where the daemon has no
+    /// checkpointer.
+    #[error(
+        "checkpoint failed with InvalidStateException: the lease table is in an unexpected state (check the application's DynamoDB table)"
+    )]
+    InvalidState,
+    /// `KinesisClientLibDependencyException`: DynamoDB or another dependency failed; usually
+    /// transient, so retrying is reasonable.
+    #[error(
+        "checkpoint failed with KinesisClientLibDependencyException: a dependency such as DynamoDB failed; retry with backoff"
+    )]
+    Dependency,
+    /// `IllegalArgumentException`: the position is not a sequence number, is below the last
+    /// checkpoint, or is above the largest sequence number delivered so far. A bug in the caller.
+    #[error(
+        "checkpoint rejected with IllegalArgumentException: the position is malformed, below the last checkpoint, or beyond the last delivered record"
+    )]
+    IllegalArgument,
+    /// Any other exception name the daemon reported.
+    #[error("checkpoint failed in the daemon with {0}")]
+    Other(String),
+    /// The daemon answered with something other than a checkpoint reply. The message is not lost:
+    /// the library handles it after the current callback returns.
+    #[error("protocol error while waiting for a checkpoint reply: {0}")]
+    Protocol(String),
+    /// Writing the request or reading the reply failed (for example the daemon closed the pipe).
+    #[error("I/O error while checkpointing: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl CheckpointError {
+    /// Maps the daemon's `error` string (a Java exception's simple class name) to a variant.
+    pub fn from_daemon_name(name: &str) -> Self {
+        match name {
+            "ThrottlingException" => Self::Throttling,
+            "ShutdownException" => Self::Shutdown,
+            "InvalidStateException" => Self::InvalidState,
+            "KinesisClientLibDependencyException" => Self::Dependency,
+            "IllegalArgumentException" => Self::IllegalArgument,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The daemon's exception name for the first six variants; `None` for local failures.
+    pub fn daemon_name(&self) -> Option<&str> {
+        Some(match self {
+            Self::Throttling => "ThrottlingException",
+            Self::Shutdown => "ShutdownException",
+            Self::InvalidState => "InvalidStateException",
+            Self::Dependency => "KinesisClientLibDependencyException",
+            Self::IllegalArgument => "IllegalArgumentException",
+            Self::Other(name) => name,
+            Self::Protocol(_) | Self::Io(_) => return None,
+        })
+    }
+
+    /// Whether trying the same checkpoint again later can succeed: throttling and dependency
+    /// failures. Everything else fails again the same way.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttling | Self::Dependency)
+    }
+}
+
+/// How the checkpointer reaches the daemon: implemented by the engine's connection.
+pub(crate) trait CheckpointTransport {
+    /// Sends one checkpoint request and waits for the daemon's reply.
+    fn request_checkpoint(
+        &mut self,
+        sequence_number: Option<&str>,
+        sub_sequence_number: Option<u64>,
+    ) -> Result<(), CheckpointError>;
+}
+
+/// What happened to checkpoints during one callback; the engine reads it afterwards.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct CheckpointLog {
+    /// A checkpoint succeeded (any position).
+    pub(crate) any_succeeded: bool,
+    /// A "latest" checkpoint succeeded during `shardEnded` (that is the SHARD_END checkpoint).
+    pub(crate) shard_end_succeeded: bool,
+    /// The daemon answered `ShutdownException`: the lease is gone.
+    pub(crate) lease_gone: bool,
+}
+
+/// Checkpoints the shard's progress in the lease table. Handed to the callbacks that may
+/// checkpoint; see [`Processor`](crate::Processor).
+///
+/// Every method blocks until the daemon's reply arrives. A checkpoint records that every record up
+/// to and including the given position is done; after a restart, processing resumes after it.
+pub struct Checkpointer<'a> {
+    transport: &'a mut dyn CheckpointTransport,
+    at_shard_end: bool,
+    log: CheckpointLog,
+}
+
+impl<'a> Checkpointer<'a> {
+    pub(crate) fn new(transport: &'a mut dyn CheckpointTransport, at_shard_end: bool) -> Self {
+        Checkpointer {
+            transport,
+            at_shard_end,
+            log: CheckpointLog::default(),
+        }
+    }
+
+    pub(crate) fn log(&self) -> CheckpointLog {
+        self.log
+    }
+
+    /// Checkpoints at the latest record delivered so far; in `shard_ended`, at `SHARD_END`.
+    ///
+    /// This is the form the daemon requires at shard end (`sequenceNumber: null`).
+    pub fn checkpoint(&mut self) -> Result<(), CheckpointError> {
+        self.send(None, None)
+    }
+
+    /// Checkpoints at a sequence number (sub-sequence 0).
+    pub fn checkpoint_at(&mut self, sequence_number: &SequenceNumber) -> Result<(), CheckpointError> {
+        self.send(Some(sequence_number.as_str()), None)
+    }
+
+    /// Checkpoints at a sequence number and sub-sequence number (a user record inside a KPL
+    /// aggregate).
+    pub fn checkpoint_at_sub_sequence(
+        &mut self,
+        sequence_number: &SequenceNumber,
+        sub_sequence_number: u64,
+    ) -> Result<(), CheckpointError> {
+        self.send(Some(sequence_number.as_str()), Some(sub_sequence_number))
+    }
+
+    /// Checkpoints at a record: its sequence and sub-sequence number.
+    pub fn checkpoint_at_record(&mut self, record: &Record) -> Result<(), CheckpointError> {
+        self.send(
+            Some(record.sequence_number().as_str()),
+            Some(record.sub_sequence_number()),
+        )
+    }
+
+    fn send(
+        &mut self,
+        sequence_number: Option<&str>,
+        sub_sequence_number: Option<u64>,
+    ) -> Result<(), CheckpointError> {
+        let result = self
+            .transport
+            .request_checkpoint(sequence_number, sub_sequence_number);
+        match &result {
+            Ok(()) => {
+                self.log.any_succeeded = true;
+                if self.at_shard_end && sequence_number.is_none() {
+                    self.log.shard_end_succeeded = true;
+                }
+            }
+            Err(CheckpointError::Shutdown) => self.log.lease_gone = true,
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+impl std::fmt::Debug for Checkpointer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkpointer")
+            .field("at_shard_end", &self.at_shard_end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Retries an operation with exponential backoff.
+///
+/// [`retry`](Self::retry) retries only errors that are [retryable](CheckpointError::is_retryable)
+/// (throttling, dependency failures). The same policy type configures how often the library calls a
+/// failing callback again ([`Runtime::retry_failed_callbacks`](crate::Runtime::retry_failed_callbacks)).
+///
+/// ```no_run
+/// # use kcl_protocol::{Checkpointer, CheckpointError, RetryPolicy};
+/// # use std::time::Duration;
+/// # fn f(checkpointer: &mut Checkpointer<'_>) -> Result<(), CheckpointError> {
+/// let policy = RetryPolicy::default().max_attempts(10).initial_backoff(Duration::from_millis(50));
+/// policy.retry(|| checkpointer.checkpoint())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 6 attempts, backoff 200 ms doubling up to 5 s (about 6 s of waiting in the worst case).
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that tries once and never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Total attempts including the first (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The wait before the second attempt; it doubles before each later one.
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// The longest wait between two attempts.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// The configured number of attempts.
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+
+    /// Runs `operation` until it succeeds, fails with an error that is not retryable, or the
+    /// attempts run out; returns the last result.
+    pub fn retry<T>(
+        &self,
+        mut operation: impl FnMut() -> Result<T, CheckpointError>,
+    ) -> Result<T, CheckpointError> {
+        let mut attempt = 1;
+        loop {
+            match operation() {
+                Err(error) if error.is_retryable() && attempt < self.max_attempts => {
+                    let wait = self.backoff_after(attempt);
+                    tracing::warn!(attempt, ?wait, "{error}; retrying");
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_daemon_error_name_maps_and_round_trips() {
+        for (name, retryable) in [
+            ("ThrottlingException", true),
+            ("ShutdownException", false),
+            ("InvalidStateException", false),
+            ("KinesisClientLibDependencyException", true),
+            ("IllegalArgumentException", false),
+            ("NullPointerException", false),
+        ] {
+            let error = CheckpointError::from_daemon_name(name);
+            assert_eq!(error.daemon_name(), Some(name));
+            assert_eq!(error.is_retryable(), retryable, "{name}");
+        }
+        assert!(matches!(
+            CheckpointError::from_daemon_name("NullPointerException"),
+            CheckpointError::Other(n) if n == "NullPointerException"
+        ));
+    }
+
+    #[test]
+    fn retry_stops_on_success_and_on_non_retryable_errors() {
+        let policy = RetryPolicy::default()
+            .max_attempts(5)
+            .initial_backoff(Duration::ZERO);
+        let mut calls = 0;
+        let result = policy.retry(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(CheckpointError::Throttling)
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(result.unwrap(), 3);
+
+        let mut calls = 0;
+        let result: Result<(), _> = policy.retry(|| {
+            calls += 1;
+            Err(CheckpointError::Shutdown)
+        });
+        assert!(matches!(result, Err(CheckpointError::Shutdown)));
+        assert_eq!(calls, 1);
+
+        let mut calls = 0;
+        let result: Result<(), _> = policy.retry(|| {
+            calls += 1;
+            Err(CheckpointError::Throttling)
+        });
+        assert!(matches!(result, Err(CheckpointError::Throttling)));
+        assert_eq!(calls, 5);
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(350));
+        let waits: Vec<_> = (1..=4).map(|a| policy.backoff_after(a).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 350, 350]);
+    }
+}

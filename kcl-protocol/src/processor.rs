@@ -1,0 +1,251 @@
+//! The processor contract: the callbacks the daemon drives and the typed inputs they receive.
+//!
+//! One child process handles one shard lease. The daemon calls, strictly one at a time:
+//!
+//! ```text
+//! initialize → process_records × n → [shutdown_requested] → lease_lost | shard_ended → (stdin EOF)
+//! ```
+//!
+//! A [`Checkpointer`] is passed only where the daemon accepts a checkpoint (`process_records`,
+//! `shard_ended`, `shutdown_requested`), so a checkpoint during `initialize` or `lease_lost` (which
+//! the daemon would reject with `InvalidStateException`) does not compile.
+
+use crate::checkpoint::{Checkpointer, RetryPolicy};
+use crate::record::{ExtendedSequenceNumber, Record};
+
+/// The error type callbacks return: any error that can cross threads. `?` converts most errors
+/// into it, including [`CheckpointError`](crate::CheckpointError), `std::io::Error` and
+/// `anyhow::Error`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A record processor for one shard. Implement this and pass it to [`run`](crate::run).
+///
+/// Every callback is fallible. What the library does with an `Err` or a panic is the
+/// [failure policy](crate#failure-policy): by default the child exits without acknowledging, the
+/// daemon restarts from the last checkpoint, and no record is lost.
+pub trait Processor {
+    /// Called once, before any records, with the shard id and the lease's current checkpoint.
+    ///
+    /// No checkpointer: the daemon rejects checkpoints during `initialize`.
+    fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
+        let _ = input;
+        Ok(())
+    }
+
+    /// Called for each batch of records. Checkpoint when the records are safely handled: records
+    /// after the last checkpoint are delivered again after a restart or a lease move.
+    fn process_records(
+        &mut self,
+        input: &ProcessRecordsInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError>;
+
+    /// Called when another worker took the lease (or after `shutdown_requested`). The lease is no
+    /// longer held, so there is no checkpointer; an error here is logged and acknowledged, because
+    /// nothing can be lost any more.
+    fn lease_lost(&mut self, input: &LeaseLostInput) -> Result<(), BoxError> {
+        let _ = input;
+        Ok(())
+    }
+
+    /// Called when the shard is closed (after a split or merge) and every record was delivered.
+    ///
+    /// The daemon requires a checkpoint at `SHARD_END` here, or the shard's children never start.
+    /// The default does exactly that: [`Checkpointer::checkpoint`], retrying throttling with
+    /// [`RetryPolicy::default`]. If an override returns `Ok` without a successful `SHARD_END`
+    /// checkpoint, the library makes it on the processor's behalf and logs a warning.
+    fn shard_ended(
+        &mut self,
+        input: &ShardEndedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        let _ = input;
+        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        Ok(())
+    }
+
+    /// Called when the worker shuts down gracefully (or, in KCL 3, hands the lease to another
+    /// worker). The lease is still held, so this is the place to flush and checkpoint.
+    ///
+    /// The default does nothing: records not yet checkpointed are delivered again to the next
+    /// owner (at-least-once). `lease_lost` follows.
+    fn shutdown_requested(
+        &mut self,
+        input: &ShutdownRequestedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        let _ = (input, checkpointer);
+        Ok(())
+    }
+}
+
+/// Forwarding impl, so a test can run `&mut processor` and inspect it afterwards.
+impl<P: Processor + ?Sized> Processor for &mut P {
+    fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
+        (**self).initialize(input)
+    }
+    fn process_records(
+        &mut self,
+        input: &ProcessRecordsInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).process_records(input, checkpointer)
+    }
+    fn lease_lost(&mut self, input: &LeaseLostInput) -> Result<(), BoxError> {
+        (**self).lease_lost(input)
+    }
+    fn shard_ended(
+        &mut self,
+        input: &ShardEndedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).shard_ended(input, checkpointer)
+    }
+    fn shutdown_requested(
+        &mut self,
+        input: &ShutdownRequestedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).shutdown_requested(input, checkpointer)
+    }
+}
+
+/// Forwarding impl for boxed processors (e.g. chosen at run time).
+impl<P: Processor + ?Sized> Processor for Box<P> {
+    fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
+        (**self).initialize(input)
+    }
+    fn process_records(
+        &mut self,
+        input: &ProcessRecordsInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).process_records(input, checkpointer)
+    }
+    fn lease_lost(&mut self, input: &LeaseLostInput) -> Result<(), BoxError> {
+        (**self).lease_lost(input)
+    }
+    fn shard_ended(
+        &mut self,
+        input: &ShardEndedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).shard_ended(input, checkpointer)
+    }
+    fn shutdown_requested(
+        &mut self,
+        input: &ShutdownRequestedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        (**self).shutdown_requested(input, checkpointer)
+    }
+}
+
+/// Input of [`Processor::initialize`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitializeInput {
+    pub(crate) shard_id: String,
+    pub(crate) checkpoint: Option<ExtendedSequenceNumber>,
+}
+
+impl InitializeInput {
+    /// Builds an input (for calling a processor directly in a test).
+    pub fn new(shard_id: impl Into<String>, checkpoint: Option<ExtendedSequenceNumber>) -> Self {
+        InitializeInput {
+            shard_id: shard_id.into(),
+            checkpoint,
+        }
+    }
+
+    /// The shard this child handles, e.g. `shardId-000000000001`.
+    pub fn shard_id(&self) -> &str {
+        &self.shard_id
+    }
+
+    /// The lease's current checkpoint: a sentinel such as `TRIM_HORIZON` for a shard never
+    /// checkpointed, a sequence number, or `None` when the daemon sent none.
+    pub fn checkpoint(&self) -> Option<&ExtendedSequenceNumber> {
+        self.checkpoint.as_ref()
+    }
+}
+
+/// Input of [`Processor::process_records`]: one batch.
+///
+/// The library reuses this value and its records' buffers from batch to batch (no allocation per
+/// record once warmed up); clone what must outlive the callback.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessRecordsInput {
+    pub(crate) shard_id: String,
+    /// Slots; only the first `len` belong to the current batch, the rest keep their buffers.
+    pub(crate) slots: Vec<Record>,
+    pub(crate) len: usize,
+    pub(crate) millis_behind_latest: Option<u64>,
+}
+
+impl ProcessRecordsInput {
+    /// Builds an input (for calling a processor directly in a test).
+    pub fn new(
+        shard_id: impl Into<String>,
+        records: Vec<Record>,
+        millis_behind_latest: Option<u64>,
+    ) -> Self {
+        let len = records.len();
+        ProcessRecordsInput {
+            shard_id: shard_id.into(),
+            slots: records,
+            len,
+            millis_behind_latest,
+        }
+    }
+
+    /// The records of this batch, in shard order. May be empty if the daemon is configured with
+    /// `callProcessRecordsEvenForEmptyRecordList`.
+    pub fn records(&self) -> &[Record] {
+        &self.slots[..self.len]
+    }
+
+    /// How far behind the tip of the shard this batch is, if the daemon knows.
+    pub fn millis_behind_latest(&self) -> Option<u64> {
+        self.millis_behind_latest
+    }
+
+    /// The shard this child handles.
+    pub fn shard_id(&self) -> &str {
+        &self.shard_id
+    }
+}
+
+macro_rules! shard_only_input {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name {
+            pub(crate) shard_id: String,
+        }
+
+        impl $name {
+            /// Builds an input (for calling a processor directly in a test).
+            pub fn new(shard_id: impl Into<String>) -> Self {
+                $name { shard_id: shard_id.into() }
+            }
+
+            /// The shard this child handles.
+            pub fn shard_id(&self) -> &str {
+                &self.shard_id
+            }
+        }
+    };
+}
+
+shard_only_input!(
+    /// Input of [`Processor::lease_lost`].
+    LeaseLostInput
+);
+shard_only_input!(
+    /// Input of [`Processor::shard_ended`].
+    ShardEndedInput
+);
+shard_only_input!(
+    /// Input of [`Processor::shutdown_requested`].
+    ShutdownRequestedInput
+);

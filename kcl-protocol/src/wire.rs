@@ -1,0 +1,1309 @@
+//! The wire format, and nothing else: line framing, parsing the daemon's messages, and writing the
+//! child's two messages. Every byte the library reads or writes on the protocol pipes goes through
+//! this file (the fake daemon's side of the format is here too, behind the `testing` feature).
+//!
+//! # Reading (daemon → child)
+//!
+//! One JSON object per line. [`LineReader`] keeps one line buffer for the whole run, accepts `\n`
+//! and `\r\n` endings and lines of any length, and decodes invalid UTF-8 lossily (U+FFFD) instead
+//! of failing. [`parse_line`] then classifies the line:
+//!
+//! | line | result |
+//! | --- | --- |
+//! | empty or whitespace only | [`Parsed::Blank`]: skipped silently |
+//! | not a JSON object, or an object without a string `action` | [`Parsed::Garbage`]: logged and skipped |
+//! | a known action whose fields do not fit (e.g. `initialize` without `shardId`, bad base64) | [`Parsed::Malformed`] |
+//! | an object with an action name this library does not know | [`Inbound::Unknown`] |
+//! | anything else | the message |
+//!
+//! Parsing is lenient where the daemon's format may vary: unknown fields are ignored, fields may
+//! come in any order, nullable fields may be `null` or absent, numbers may be strings (and sequence
+//! numbers numbers), a duplicated key takes the last value, and text after the object is ignored.
+//! Records are parsed straight into the reusable [`ProcessRecordsInput`]: strings are copied into
+//! the records' existing buffers and base64 is decoded into the existing data buffer, so a warm
+//! engine allocates nothing per record.
+//!
+//! # Writing (child → daemon)
+//!
+//! Exactly `{"action":"status","responseFor":"<action>"}` and
+//! `{"action":"checkpoint","sequenceNumber":<string|null>,"subSequenceNumber":<number|null>}`:
+//! the daemon drops a line with any extra field and then waits forever. Output is pure ASCII
+//! (non-ASCII escaped as `\uXXXX`) because a daemon on Java ≤ 17 may read the pipe as US-ASCII.
+//! Each message is assembled in a buffer and written with one `write_all` and a `flush`. A leading
+//! newline is written only when asked for ([`MessageWriter::new`]); see
+//! [`Runtime::leading_newline`](crate::Runtime::leading_newline) for when that helps.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, Write};
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::processor::ProcessRecordsInput;
+use crate::record::Record;
+
+/// Standard alphabet; padding accepted whether present or not (the daemon always pads).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Framing
+// ---------------------------------------------------------------------------------------------
+
+/// Reads lines from the daemon with one reusable buffer.
+pub(crate) struct LineReader<R> {
+    inner: R,
+    /// The current line as text (its allocation is reused for the next line).
+    line: String,
+    /// `next_line` hands out the current line again instead of reading (see [`Self::unread`]).
+    replay: bool,
+    lossy_warned: bool,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        LineReader {
+            inner,
+            line: String::new(),
+            replay: false,
+            lossy_warned: false,
+        }
+    }
+
+    /// The next line without its line ending, or `Ok(None)` at end of input.
+    pub(crate) fn next_line(&mut self) -> io::Result<Option<&str>> {
+        if self.replay {
+            self.replay = false;
+            return Ok(Some(&self.line));
+        }
+        let mut bytes = std::mem::take(&mut self.line).into_bytes();
+        bytes.clear();
+        if self.inner.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(None);
+        }
+        if bytes.last() == Some(&b'\n') {
+            bytes.pop();
+        }
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        self.line = match String::from_utf8(bytes) {
+            // Valid UTF-8 (the normal case): the buffer becomes the text without a copy.
+            Ok(text) => text,
+            Err(invalid) => {
+                if !self.lossy_warned {
+                    self.lossy_warned = true;
+                    tracing::warn!(
+                        "the daemon sent invalid UTF-8; decoding it lossily (U+FFFD). If partition keys \
+                         are non-ASCII, run the daemon with -Dfile.encoding=UTF-8 or Java 18+"
+                    );
+                }
+                String::from_utf8_lossy(invalid.as_bytes()).into_owned()
+            }
+        };
+        Ok(Some(&self.line))
+    }
+
+    /// Makes the next [`next_line`](Self::next_line) return the current line again: a message that
+    /// arrived where it could not be handled is kept for the engine instead of being lost.
+    pub(crate) fn unread(&mut self) {
+        self.replay = true;
+    }
+}
+
+/// A short, printable excerpt of a line for error messages.
+pub(crate) struct Excerpt<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Excerpt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 200;
+        let line = self.0;
+        if line.len() <= MAX {
+            write!(f, "{line:?}")
+        } else {
+            let mut end = MAX;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            write!(f, "{:?}… ({} bytes)", &line[..end], line.len())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inbound messages
+// ---------------------------------------------------------------------------------------------
+
+/// The action names the daemon uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Initialize,
+    ProcessRecords,
+    LeaseLost,
+    ShardEnded,
+    ShutdownRequested,
+    Checkpoint,
+    /// KCL 1.x `shutdown` with a `reason`.
+    LegacyShutdown,
+    Unknown,
+}
+
+impl Kind {
+    fn from_name(name: &str) -> Kind {
+        match name {
+            "initialize" => Kind::Initialize,
+            "processRecords" => Kind::ProcessRecords,
+            "leaseLost" => Kind::LeaseLost,
+            "shardEnded" => Kind::ShardEnded,
+            "shutdownRequested" => Kind::ShutdownRequested,
+            "checkpoint" => Kind::Checkpoint,
+            "shutdown" => Kind::LegacyShutdown,
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+/// A daemon message, borrowing its strings from the line where possible.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inbound<'a> {
+    Initialize {
+        shard_id: Cow<'a, str>,
+        sequence_number: Option<Cow<'a, str>>,
+        sub_sequence_number: Option<u64>,
+    },
+    /// The records are in the [`ProcessRecordsInput`] passed to [`parse_line`] (when one was).
+    ProcessRecords {
+        millis_behind_latest: Option<u64>,
+    },
+    LeaseLost,
+    ShardEnded,
+    ShutdownRequested,
+    CheckpointReply {
+        sequence_number: Option<Cow<'a, str>>,
+        sub_sequence_number: Option<u64>,
+        error: Option<Cow<'a, str>>,
+    },
+    LegacyShutdown {
+        reason: Option<Cow<'a, str>>,
+    },
+    Unknown {
+        action: Cow<'a, str>,
+    },
+}
+
+impl Inbound<'_> {
+    /// The action name, as a `status` reply must name it.
+    pub(crate) fn action_name(&self) -> &str {
+        match self {
+            Inbound::Initialize { .. } => "initialize",
+            Inbound::ProcessRecords { .. } => "processRecords",
+            Inbound::LeaseLost => "leaseLost",
+            Inbound::ShardEnded => "shardEnded",
+            Inbound::ShutdownRequested => "shutdownRequested",
+            Inbound::CheckpointReply { .. } => "checkpoint",
+            Inbound::LegacyShutdown { .. } => "shutdown",
+            Inbound::Unknown { action } => action,
+        }
+    }
+}
+
+/// How a line was classified; see the module docs.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Parsed<'a> {
+    Blank,
+    Message(Inbound<'a>),
+    /// Not a daemon message at all; `reason` says why.
+    Garbage { reason: String },
+    /// A known action with fields that do not fit.
+    Malformed { action: String, reason: String },
+}
+
+/// Parses one line (without its line ending). With `batch`, a `processRecords` message's records
+/// are written into it; without, they are skipped unread.
+pub(crate) fn parse_line<'a>(
+    line: &'a str,
+    batch: Option<&mut ProcessRecordsInput>,
+) -> Parsed<'a> {
+    if line.bytes().all(|b| b.is_ascii_whitespace()) {
+        return Parsed::Blank;
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    // Not calling `end()`: text after the first object is ignored, as the daemon's Jackson does.
+    let envelope = match (EnvelopeSeed { batch }).deserialize(&mut deserializer) {
+        Ok(envelope) => envelope,
+        Err(error) => return classify_failure(line, error),
+    };
+    let Some(action) = envelope.action else {
+        return Parsed::Garbage {
+            reason: "the JSON object has no \"action\"".to_owned(),
+        };
+    };
+    let malformed = |reason: &str| Parsed::Malformed {
+        action: action.to_string(),
+        reason: reason.to_owned(),
+    };
+    let message = match Kind::from_name(&action) {
+        Kind::Initialize => {
+            let Some(shard_id) = envelope.shard_id else {
+                return malformed("initialize without a shardId");
+            };
+            Inbound::Initialize {
+                shard_id,
+                sequence_number: envelope.sequence_number,
+                sub_sequence_number: envelope.sub_sequence_number,
+            }
+        }
+        Kind::ProcessRecords => Inbound::ProcessRecords {
+            millis_behind_latest: envelope.millis_behind_latest,
+        },
+        Kind::LeaseLost => Inbound::LeaseLost,
+        Kind::ShardEnded => Inbound::ShardEnded,
+        Kind::ShutdownRequested => Inbound::ShutdownRequested,
+        Kind::Checkpoint => Inbound::CheckpointReply {
+            sequence_number: envelope.sequence_number,
+            sub_sequence_number: envelope.sub_sequence_number,
+            error: envelope.error,
+        },
+        Kind::LegacyShutdown => Inbound::LegacyShutdown {
+            reason: envelope.reason,
+        },
+        Kind::Unknown => Inbound::Unknown { action },
+    };
+    Parsed::Message(message)
+}
+
+/// A line failed the full parse: find out whether it is at least an object with an action name
+/// (then the fields are at fault), or no daemon message at all.
+fn classify_failure(line: &str, error: serde_json::Error) -> Parsed<'_> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    match ActionOnly.deserialize(&mut deserializer) {
+        Ok(Some(action)) => match Kind::from_name(&action) {
+            // An action we do not know: its fields are none of our business.
+            Kind::Unknown => Parsed::Message(Inbound::Unknown { action }),
+            _ => Parsed::Malformed {
+                action: action.into_owned(),
+                reason: error.to_string(),
+            },
+        },
+        _ => Parsed::Garbage {
+            reason: error.to_string(),
+        },
+    }
+}
+
+#[derive(Default)]
+struct Envelope<'a> {
+    action: Option<Cow<'a, str>>,
+    kind: Option<Kind>,
+    shard_id: Option<Cow<'a, str>>,
+    sequence_number: Option<Cow<'a, str>>,
+    sub_sequence_number: Option<u64>,
+    millis_behind_latest: Option<u64>,
+    error: Option<Cow<'a, str>>,
+    reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Action,
+    ShardId,
+    SequenceNumber,
+    SubSequenceNumber,
+    Records,
+    MillisBehindLatest,
+    Error,
+    Reason,
+    Other,
+}
+
+impl Field {
+    /// Whether the field means anything for `kind`. The daemon writes `action` first, so this
+    /// usually skips the fields of other actions without looking at them; while the action is
+    /// unknown every field is read.
+    fn relevant_for(self, kind: Option<Kind>) -> bool {
+        use Field::*;
+        let Some(kind) = kind else {
+            return !matches!(self, Other);
+        };
+        match self {
+            Action => true,
+            ShardId => kind == Kind::Initialize,
+            SequenceNumber | SubSequenceNumber => {
+                matches!(kind, Kind::Initialize | Kind::Checkpoint)
+            }
+            Records | MillisBehindLatest => kind == Kind::ProcessRecords,
+            Error => kind == Kind::Checkpoint,
+            Reason => kind == Kind::LegacyShutdown,
+            Other => false,
+        }
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        Ok(match name {
+            "action" => Field::Action,
+            "shardId" => Field::ShardId,
+            "sequenceNumber" => Field::SequenceNumber,
+            "subSequenceNumber" => Field::SubSequenceNumber,
+            "records" => Field::Records,
+            "millisBehindLatest" => Field::MillisBehindLatest,
+            "error" => Field::Error,
+            "reason" => Field::Reason,
+            _ => Field::Other,
+        })
+    }
+}
+
+struct FieldSeed;
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+struct EnvelopeSeed<'b> {
+    batch: Option<&'b mut ProcessRecordsInput>,
+}
+
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
+    type Value = Envelope<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
+    type Value = Envelope<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with an \"action\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut envelope = Envelope::default();
+        if let Some(batch) = self.batch.as_deref_mut() {
+            batch.len = 0;
+            batch.millis_behind_latest = None;
+        }
+        while let Some(field) = map.next_key_seed(FieldSeed)? {
+            if !field.relevant_for(envelope.kind) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match field {
+                Field::Action => {
+                    envelope.action = map.next_value_seed(Text { numbers: false })?;
+                    envelope.kind = envelope.action.as_deref().map(Kind::from_name);
+                }
+                Field::ShardId => envelope.shard_id = map.next_value_seed(Text { numbers: false })?,
+                Field::SequenceNumber => {
+                    envelope.sequence_number = map.next_value_seed(Text { numbers: true })?
+                }
+                Field::SubSequenceNumber => {
+                    envelope.sub_sequence_number = map.next_value_seed(LenientU64)?
+                }
+                Field::MillisBehindLatest => {
+                    envelope.millis_behind_latest = map.next_value_seed(LenientU64)?;
+                    if let Some(batch) = self.batch.as_deref_mut() {
+                        batch.millis_behind_latest = envelope.millis_behind_latest;
+                    }
+                }
+                Field::Error => envelope.error = map.next_value_seed(Text { numbers: false })?,
+                Field::Reason => envelope.reason = map.next_value_seed(Text { numbers: false })?,
+                Field::Records => match self.batch.as_deref_mut() {
+                    Some(batch) => map.next_value_seed(RecordsSeed { batch })?,
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                },
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
+/// Reads only `action` (second pass after a failed parse).
+struct ActionOnly;
+
+impl<'de> DeserializeSeed<'de> for ActionOnly {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ActionOnly {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut action = None;
+        while let Some(field) = map.next_key_seed(FieldSeed)? {
+            match field {
+                Field::Action => action = map.next_value_seed(Text { numbers: false })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(action)
+    }
+}
+
+/// A nullable string, borrowed from the line when it has no escapes. With `numbers`, a JSON
+/// integer is accepted and kept as its decimal text (the daemon's Jackson coerces the same way).
+#[derive(Clone, Copy)]
+struct Text {
+    numbers: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.numbers {
+            f.write_str("a string, an integer or null")
+        } else {
+            f.write_str("a string or null")
+        }
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(text)))
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(text.to_owned())))
+    }
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
+        if self.numbers {
+            Ok(Some(Cow::Owned(number.to_string())))
+        } else {
+            Err(E::invalid_type(de::Unexpected::Unsigned(number), &self))
+        }
+    }
+}
+
+/// A nullable non-negative integer; also accepts a decimal string and truncates a fraction, as
+/// the daemon's Jackson does.
+struct LenientU64;
+
+impl<'de> DeserializeSeed<'de> for LenientU64 {
+    type Value = Option<u64>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LenientU64 {
+    type Value = Option<u64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a non-negative integer or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
+        Ok(Some(number))
+    }
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Self::Value, E> {
+        u64::try_from(number)
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Signed(number), &self))
+    }
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Self::Value, E> {
+        if number.is_finite() && number >= 0.0 && number < u64::MAX as f64 {
+            Ok(Some(number as u64))
+        } else {
+            Err(E::invalid_value(de::Unexpected::Float(number), &self))
+        }
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(text), &self))
+    }
+}
+
+/// The `records` array, written into the batch's reusable slots.
+struct RecordsSeed<'b> {
+    batch: &'b mut ProcessRecordsInput,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.batch.len = 0;
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let batch = self.batch;
+        batch.len = 0;
+        let mut count = 0;
+        loop {
+            if count == batch.slots.len() {
+                batch.slots.push(Record::default());
+            }
+            let slot = &mut batch.slots[count];
+            slot.reset();
+            match seq.next_element_seed(RecordSeed { slot })? {
+                Some(()) => count += 1,
+                None => break,
+            }
+        }
+        batch.len = count;
+        Ok(())
+    }
+}
+
+struct RecordSeed<'b> {
+    slot: &'b mut Record,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let slot = self.slot;
+        let mut has_sequence_number = false;
+        while let Some(key) = map.next_key_seed(RecordFieldSeed)? {
+            match key {
+                RecordField::Data => map.next_value_seed(DataInto(&mut slot.data))?,
+                RecordField::PartitionKey => {
+                    map.next_value_seed(StringInto(&mut slot.partition_key))?
+                }
+                RecordField::SequenceNumber => {
+                    let text = map.next_value_seed(Text { numbers: true })?.ok_or_else(|| {
+                        de::Error::custom("a record's sequenceNumber is null; cannot checkpoint it")
+                    })?;
+                    slot.sequence_number
+                        .set_from(&text)
+                        .map_err(de::Error::custom)?;
+                    has_sequence_number = true;
+                }
+                RecordField::SubSequenceNumber => {
+                    slot.sub_sequence_number = map.next_value_seed(LenientU64)?.unwrap_or(0)
+                }
+                RecordField::ArrivalTimestamp => {
+                    slot.approximate_arrival_millis = map.next_value_seed(LenientMillis)?
+                }
+                RecordField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if has_sequence_number {
+            Ok(())
+        } else {
+            Err(de::Error::custom("a record has no sequenceNumber"))
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum RecordField {
+    Data,
+    PartitionKey,
+    SequenceNumber,
+    SubSequenceNumber,
+    ArrivalTimestamp,
+    Other,
+}
+
+struct RecordFieldSeed;
+
+impl<'de> DeserializeSeed<'de> for RecordFieldSeed {
+    type Value = RecordField;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RecordField, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for RecordFieldSeed {
+    type Value = RecordField;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record field name")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<RecordField, E> {
+        Ok(match name {
+            "data" => RecordField::Data,
+            "partitionKey" => RecordField::PartitionKey,
+            "sequenceNumber" => RecordField::SequenceNumber,
+            "subSequenceNumber" => RecordField::SubSequenceNumber,
+            "approximateArrivalTimestamp" => RecordField::ArrivalTimestamp,
+            _ => RecordField::Other,
+        })
+    }
+}
+
+/// Base64 text decoded straight into the record's reusable data buffer; `null` means no bytes.
+struct DataInto<'b>(&'b mut Vec<u8>);
+
+impl<'de> DeserializeSeed<'de> for DataInto<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataInto<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("base64 text or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.0.clear();
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        self.0.clear();
+        BASE64
+            .decode_vec(text.as_bytes(), self.0)
+            .map_err(|error| E::custom(format_args!("a record's data is not valid base64: {error}")))
+    }
+}
+
+/// A string copied into an existing `String` (keeps its allocation); `null` means empty.
+struct StringInto<'b>(&'b mut String);
+
+impl<'de> DeserializeSeed<'de> for StringInto<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StringInto<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.0.clear();
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
+        self.0.clear();
+        self.0.push_str(text);
+        Ok(())
+    }
+}
+
+/// Epoch milliseconds: an integer (possibly negative), a float (truncated), or null.
+struct LenientMillis;
+
+impl<'de> DeserializeSeed<'de> for LenientMillis {
+    type Value = Option<i64>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LenientMillis {
+    type Value = Option<i64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("epoch milliseconds or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Self::Value, E> {
+        Ok(Some(number))
+    }
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Self::Value, E> {
+        i64::try_from(number)
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(number), &self))
+    }
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Self::Value, E> {
+        if number.is_finite() && number.abs() < i64::MAX as f64 {
+            Ok(Some(number as i64))
+        } else {
+            Err(E::invalid_value(de::Unexpected::Float(number), &self))
+        }
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Str(text), &self))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound messages
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the child's messages, each with one `write_all` and a `flush`.
+pub(crate) struct MessageWriter<W> {
+    inner: W,
+    buffer: Vec<u8>,
+    leading_newline: bool,
+}
+
+impl<W: Write> MessageWriter<W> {
+    /// `leading_newline` starts every message with `\n`, which the daemon skips as an empty line;
+    /// it protects the message when something else may have left a partial line on the same pipe.
+    pub(crate) fn new(inner: W, leading_newline: bool) -> Self {
+        MessageWriter {
+            inner,
+            buffer: Vec::with_capacity(128),
+            leading_newline,
+        }
+    }
+
+    /// `{"action":"status","responseFor":"<action>"}`
+    pub(crate) fn write_status(&mut self, response_for: &str) -> io::Result<()> {
+        self.start();
+        self.buffer
+            .extend_from_slice(br#"{"action":"status","responseFor":"#);
+        push_json_string(&mut self.buffer, response_for, true);
+        self.buffer.push(b'}');
+        self.finish()
+    }
+
+    /// `{"action":"checkpoint","sequenceNumber":<string|null>,"subSequenceNumber":<number|null>}`
+    pub(crate) fn write_checkpoint(
+        &mut self,
+        sequence_number: Option<&str>,
+        sub_sequence_number: Option<u64>,
+    ) -> io::Result<()> {
+        self.start();
+        self.buffer
+            .extend_from_slice(br#"{"action":"checkpoint","sequenceNumber":"#);
+        match sequence_number {
+            Some(digits) => push_json_string(&mut self.buffer, digits, true),
+            None => self.buffer.extend_from_slice(b"null"),
+        }
+        self.buffer.extend_from_slice(br#","subSequenceNumber":"#);
+        match sub_sequence_number {
+            Some(number) => {
+                // Avoids a formatter: a u64 has at most 20 digits.
+                let mut digits = [0u8; 20];
+                let mut at = digits.len();
+                let mut rest = number;
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                    if rest == 0 {
+                        break;
+                    }
+                }
+                self.buffer.extend_from_slice(&digits[at..]);
+            }
+            None => self.buffer.extend_from_slice(b"null"),
+        }
+        self.buffer.push(b'}');
+        self.finish()
+    }
+
+    fn start(&mut self) {
+        self.buffer.clear();
+        if self.leading_newline {
+            self.buffer.push(b'\n');
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.buffer.push(b'\n');
+        self.inner.write_all(&self.buffer)?;
+        self.inner.flush()
+    }
+}
+
+/// Appends `text` as a JSON string. With `ascii_only`, every non-ASCII character is escaped as
+/// `\uXXXX` (UTF-16), so the output survives a daemon reading US-ASCII; otherwise non-ASCII is
+/// written raw, as the daemon's Jackson writes it. Control characters use the short escapes where
+/// JSON has them and `\u00XX` with uppercase hex otherwise (Jackson's style).
+pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &str, ascii_only: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let push_u = |out: &mut Vec<u8>, unit: u16| {
+        out.extend_from_slice(b"\\u");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[usize::from((unit >> shift) & 0xF)]);
+        }
+    };
+    out.push(b'"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            c if (c as u32) < 0x20 => push_u(out, c as u16),
+            c if c.is_ascii() || !ascii_only => {
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    push_u(out, *unit);
+                }
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon's side of the format (for the fake daemon)
+// ---------------------------------------------------------------------------------------------
+
+/// The daemon's side: messages exactly as the real daemon writes them (§1.2 of the protocol
+/// reference: `action` first, fields in the Java declaration order, nulls written), and the
+/// daemon's strict reading of child lines.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod daemon_side {
+    use super::*;
+    use crate::record::system_time_to_millis;
+
+    fn string_or_null(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(text) => push_json_string(out, text, false),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+
+    fn number_or_null(out: &mut Vec<u8>, value: Option<impl fmt::Display>) {
+        match value {
+            Some(number) => out.extend_from_slice(number.to_string().as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+
+    fn finish(out: Vec<u8>) -> String {
+        String::from_utf8(out).expect("built from UTF-8 pieces")
+    }
+
+    pub(crate) fn initialize(
+        shard_id: &str,
+        sequence_number: Option<&str>,
+        sub_sequence_number: Option<u64>,
+    ) -> String {
+        let mut out = br#"{"action":"initialize","shardId":"#.to_vec();
+        push_json_string(&mut out, shard_id, false);
+        out.extend_from_slice(br#","sequenceNumber":"#);
+        string_or_null(&mut out, sequence_number);
+        out.extend_from_slice(br#","subSequenceNumber":"#);
+        number_or_null(&mut out, sub_sequence_number);
+        out.push(b'}');
+        finish(out)
+    }
+
+    pub(crate) fn process_records(records: &[Record], millis_behind_latest: Option<u64>) -> String {
+        let mut out = br#"{"action":"processRecords","records":["#.to_vec();
+        for (index, record) in records.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"data":""#);
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(record.data())
+                    .as_bytes(),
+            );
+            out.extend_from_slice(br#"","partitionKey":"#);
+            push_json_string(&mut out, record.partition_key(), false);
+            out.extend_from_slice(br#","sequenceNumber":"#);
+            push_json_string(&mut out, record.sequence_number().as_str(), false);
+            out.extend_from_slice(br#","approximateArrivalTimestamp":"#);
+            number_or_null(
+                &mut out,
+                record
+                    .approximate_arrival_timestamp()
+                    .map(system_time_to_millis),
+            );
+            out.extend_from_slice(br#","subSequenceNumber":"#);
+            out.extend_from_slice(record.sub_sequence_number().to_string().as_bytes());
+            out.extend_from_slice(br#","action":"record"}"#);
+        }
+        out.extend_from_slice(br#"],"millisBehindLatest":"#);
+        number_or_null(&mut out, millis_behind_latest);
+        out.push(b'}');
+        finish(out)
+    }
+
+    /// `leaseLost`, `shardEnded`, `shutdownRequested` (and any other field-less action).
+    pub(crate) fn bare(action: &str) -> String {
+        let mut out = br#"{"action":"#.to_vec();
+        push_json_string(&mut out, action, false);
+        out.push(b'}');
+        finish(out)
+    }
+
+    pub(crate) fn checkpoint_reply(
+        sequence_number: Option<&str>,
+        sub_sequence_number: Option<u64>,
+        error: Option<&str>,
+    ) -> String {
+        let mut out = br#"{"action":"checkpoint","sequenceNumber":"#.to_vec();
+        string_or_null(&mut out, sequence_number);
+        out.extend_from_slice(br#","subSequenceNumber":"#);
+        number_or_null(&mut out, sub_sequence_number);
+        out.extend_from_slice(br#","error":"#);
+        string_or_null(&mut out, error);
+        out.push(b'}');
+        finish(out)
+    }
+
+    pub(crate) fn legacy_shutdown(reason: &str) -> String {
+        let mut out = br#"{"action":"shutdown","reason":"#.to_vec();
+        push_json_string(&mut out, reason, false);
+        out.push(b'}');
+        finish(out)
+    }
+
+    /// A child line as the daemon's `GetNextMessageTask` sees it (§1.4 of the reference).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum ChildLine {
+        /// An exactly-empty line: skipped silently.
+        Empty,
+        /// `status`; `None` when `responseFor` is null or absent (the daemon then fails the action).
+        Status(Option<String>),
+        /// `checkpoint`, with the request's fields after Jackson's coercions.
+        Checkpoint(Option<String>, Option<u64>),
+        /// A daemon-to-child message the protocol loop ignores.
+        Ignored(String),
+        /// Not a message: skipped with an INFO log.
+        Skipped,
+    }
+
+    pub(crate) fn parse_child_line(line: &str) -> ChildLine {
+        use serde::Deserialize as _;
+        use serde_json::Value;
+        if line.is_empty() {
+            return ChildLine::Empty;
+        }
+        let mut deserializer = serde_json::Deserializer::from_str(line);
+        let Ok(Value::Object(object)) = Value::deserialize(&mut deserializer) else {
+            return ChildLine::Skipped;
+        };
+        let Some(Value::String(action)) = object.get("action") else {
+            return ChildLine::Skipped;
+        };
+        let allowed: &[&str] = match action.as_str() {
+            "status" => &["action", "responseFor"],
+            "checkpoint" => &["action", "sequenceNumber", "subSequenceNumber", "error"],
+            "initialize" | "processRecords" | "leaseLost" | "shardEnded" | "shutdownRequested"
+            | "shutdown" => return ChildLine::Ignored(action.clone()),
+            _ => return ChildLine::Skipped,
+        };
+        // Jackson's FAIL_ON_UNKNOWN_PROPERTIES: one extra field drops the whole line.
+        if object.keys().any(|key| !allowed.contains(&key.as_str())) {
+            return ChildLine::Skipped;
+        }
+        if action == "status" {
+            return match object.get("responseFor") {
+                None | Some(Value::Null) => ChildLine::Status(None),
+                Some(Value::String(name)) => ChildLine::Status(Some(name.clone())),
+                Some(Value::Number(n)) => ChildLine::Status(Some(n.to_string())),
+                Some(_) => ChildLine::Skipped,
+            };
+        }
+        let sequence_number = match object.get("sequenceNumber") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(_) => return ChildLine::Skipped,
+        };
+        let sub_sequence_number = match object.get("subSequenceNumber") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)) {
+                Some(value) => Some(value),
+                None => return ChildLine::Skipped,
+            },
+            Some(Value::String(text)) => match text.parse() {
+                Ok(value) => Some(value),
+                Err(_) => return ChildLine::Skipped,
+            },
+            Some(_) => return ChildLine::Skipped,
+        };
+        ChildLine::Checkpoint(sequence_number, sub_sequence_number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::daemon_side::{ChildLine, parse_child_line};
+    use super::*;
+
+    fn parse(line: &str) -> Parsed<'_> {
+        parse_line(line, None)
+    }
+
+    fn write_with(f: impl FnOnce(&mut MessageWriter<&mut Vec<u8>>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        f(&mut MessageWriter::new(&mut out, false)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn status_and_checkpoint_are_byte_exact() {
+        assert_eq!(
+            write_with(|w| w.write_status("initialize")),
+            "{\"action\":\"status\",\"responseFor\":\"initialize\"}\n"
+        );
+        assert_eq!(
+            write_with(|w| w.write_checkpoint(None, None)),
+            "{\"action\":\"checkpoint\",\"sequenceNumber\":null,\"subSequenceNumber\":null}\n"
+        );
+        assert_eq!(
+            write_with(|w| w.write_checkpoint(Some("123"), Some(18446744073709551615))),
+            "{\"action\":\"checkpoint\",\"sequenceNumber\":\"123\",\"subSequenceNumber\":18446744073709551615}\n"
+        );
+        assert_eq!(
+            write_with(|w| w.write_checkpoint(Some("7"), Some(0))),
+            "{\"action\":\"checkpoint\",\"sequenceNumber\":\"7\",\"subSequenceNumber\":0}\n"
+        );
+        let mut out = Vec::new();
+        MessageWriter::new(&mut out, true)
+            .write_status("leaseLost")
+            .unwrap();
+        assert_eq!(out, b"\n{\"action\":\"status\",\"responseFor\":\"leaseLost\"}\n");
+    }
+
+    #[test]
+    fn outbound_strings_are_ascii_json() {
+        let mut out = Vec::new();
+        push_json_string(&mut out, "a\"b\\c\n\u{b}é😀\u{7f}", true);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a\"b\\c\n\u000B\u00E9\uD83D\uDE00"#.to_owned() + "\u{7f}\""
+        );
+    }
+
+    #[test]
+    fn our_output_is_what_the_daemon_accepts() {
+        for (line, expected) in [
+            (
+                write_with(|w| w.write_status("processRecords")),
+                ChildLine::Status(Some("processRecords".into())),
+            ),
+            (
+                write_with(|w| w.write_checkpoint(Some("5"), None)),
+                ChildLine::Checkpoint(Some("5".into()), None),
+            ),
+            (
+                write_with(|w| w.write_status("weird \"name\" é")),
+                ChildLine::Status(Some("weird \"name\" é".into())),
+            ),
+        ] {
+            assert_eq!(parse_child_line(line.trim_end_matches('\n')), expected);
+        }
+    }
+
+    #[test]
+    fn every_daemon_message_shape_parses() {
+        assert_eq!(
+            parse(r#"{"action":"initialize","shardId":"shardId-000000000001","sequenceNumber":"TRIM_HORIZON","subSequenceNumber":0}"#),
+            Parsed::Message(Inbound::Initialize {
+                shard_id: "shardId-000000000001".into(),
+                sequence_number: Some("TRIM_HORIZON".into()),
+                sub_sequence_number: Some(0)
+            })
+        );
+        assert_eq!(
+            parse(r#"{"action":"initialize","shardId":"s","sequenceNumber":null,"subSequenceNumber":null}"#),
+            Parsed::Message(Inbound::Initialize {
+                shard_id: "s".into(),
+                sequence_number: None,
+                sub_sequence_number: None
+            })
+        );
+        for (line, expected) in [
+            (r#"{"action":"leaseLost"}"#, Inbound::LeaseLost),
+            (r#"{"action":"shardEnded"}"#, Inbound::ShardEnded),
+            (r#"{"action":"shutdownRequested"}"#, Inbound::ShutdownRequested),
+            (
+                r#"{"action":"shutdown","reason":"ZOMBIE"}"#,
+                Inbound::LegacyShutdown {
+                    reason: Some("ZOMBIE".into()),
+                },
+            ),
+            (
+                r#"{"action":"checkpoint","sequenceNumber":"123","subSequenceNumber":null,"error":"IllegalArgumentException"}"#,
+                Inbound::CheckpointReply {
+                    sequence_number: Some("123".into()),
+                    sub_sequence_number: None,
+                    error: Some("IllegalArgumentException".into()),
+                },
+            ),
+            (
+                r#"{"action":"futureThing","x":[1,{"y":2}]}"#,
+                Inbound::Unknown {
+                    action: "futureThing".into(),
+                },
+            ),
+        ] {
+            assert_eq!(parse(line), Parsed::Message(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn records_fill_the_reusable_batch() {
+        let mut batch = ProcessRecordsInput::default();
+        let line = r#"{"action":"processRecords","records":[{"data":"bWVvdw==","partitionKey":"cat","sequenceNumber":"49590338271490256608559692538361571095921575989136588898","approximateArrivalTimestamp":1476889707000,"subSequenceNumber":0,"action":"record"},{"data":null,"partitionKey":"d\u00e9","sequenceNumber":"2","approximateArrivalTimestamp":null,"subSequenceNumber":null}],"millisBehindLatest":1234}"#;
+        assert_eq!(
+            parse_line(line, Some(&mut batch)),
+            Parsed::Message(Inbound::ProcessRecords {
+                millis_behind_latest: Some(1234)
+            })
+        );
+        let records = batch.records();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].data(), b"meow");
+        assert_eq!(records[0].partition_key(), "cat");
+        assert_eq!(records[1].data(), b"");
+        assert_eq!(records[1].partition_key(), "dé");
+        assert_eq!(records[1].approximate_arrival_timestamp(), None);
+        let capacity = batch.slots[0].data.capacity();
+        // The next batch reuses the slots.
+        let line = r#"{"action":"processRecords","records":[{"data":"eA==","partitionKey":"k","sequenceNumber":"3"}],"millisBehindLatest":null}"#;
+        parse_line(line, Some(&mut batch));
+        assert_eq!(batch.records().len(), 1);
+        assert_eq!(batch.records()[0].data(), b"x");
+        assert_eq!(batch.slots[0].data.capacity(), capacity);
+        assert_eq!(batch.millis_behind_latest(), None);
+    }
+
+    #[test]
+    fn lenient_forms() {
+        // Field order, unknown fields, duplicate keys (last wins), trailing text, numbers as text.
+        assert_eq!(
+            parse(r#" {"shardId":"a","extra":{"n":[1]},"action":"initialize","shardId":"b","subSequenceNumber":"7","sequenceNumber":42} trailing"#),
+            Parsed::Message(Inbound::Initialize {
+                shard_id: "b".into(),
+                sequence_number: Some("42".into()),
+                sub_sequence_number: Some(7)
+            })
+        );
+        assert_eq!(parse(""), Parsed::Blank);
+        assert_eq!(parse(" \t "), Parsed::Blank);
+    }
+
+    #[test]
+    fn garbage_and_malformed_are_told_apart() {
+        for line in ["not json", "[1,2]", "{\"x\":1}", "{\"action\":null}", "{\"action\":\"initialize\"", "\"s\""] {
+            assert!(matches!(parse(line), Parsed::Garbage { .. }), "{line}");
+        }
+        for line in [
+            r#"{"action":"initialize"}"#,
+            r#"{"action":"initialize","shardId":5}"#,
+        ] {
+            assert!(matches!(parse(line), Parsed::Malformed { .. }), "{line}");
+        }
+        let mut batch = ProcessRecordsInput::default();
+        for line in [
+            r#"{"action":"processRecords","records":[{"data":"!!","partitionKey":"k","sequenceNumber":"1"}]}"#,
+            r#"{"action":"processRecords","records":[{"data":"","partitionKey":"k"}]}"#,
+            r#"{"action":"processRecords","records":[{"data":"","partitionKey":"k","sequenceNumber":"1x"}]}"#,
+            r#"{"action":"processRecords","records":{}}"#,
+            r#"{"records":[{"data":"!!"}],"action":"processRecords"}"#,
+        ] {
+            assert!(
+                matches!(parse_line(line, Some(&mut batch)), Parsed::Malformed { .. }),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn line_reader_handles_endings_replay_and_invalid_utf8() {
+        let input: &[u8] = b"a\r\n\nb\nc\xff\xfed\nlast";
+        let mut reader = LineReader::new(input);
+        assert_eq!(reader.next_line().unwrap(), Some("a"));
+        assert_eq!(reader.next_line().unwrap(), Some(""));
+        assert_eq!(reader.next_line().unwrap(), Some("b"));
+        reader.unread();
+        assert_eq!(reader.next_line().unwrap(), Some("b"));
+        assert_eq!(reader.next_line().unwrap(), Some("c\u{fffd}\u{fffd}d"));
+        assert_eq!(reader.next_line().unwrap(), Some("last"));
+        assert_eq!(reader.next_line().unwrap(), None);
+        assert_eq!(reader.next_line().unwrap(), None);
+    }
+}
