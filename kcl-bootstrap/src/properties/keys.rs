@@ -1,0 +1,270 @@
+//! The keys the MultiLangDaemon reads from its properties file, for KCL 2.x and 3.x, with the
+//! type BeanUtils converts each value to (reference `multilang-protocol.md` §4).
+
+/// How the daemon converts a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    /// Taken as is (not trimmed).
+    Text,
+    /// `int`/`Integer`: trimmed, an invalid number silently becomes 0.
+    Int,
+    /// `long`/`Long`: trimmed, an invalid number silently becomes 0.
+    Long,
+    /// `double`.
+    Double,
+    /// Primitive `boolean`: only `true`-like values do anything; `false` has no effect.
+    PrimitiveBool,
+    /// Boxed `Boolean`: true and false both work; anything not `true`-like is false.
+    Bool,
+    /// Enum name, matched after upper-casing, not trimmed.
+    Enum(&'static [&'static str]),
+    /// An endpoint URL with scheme.
+    Url,
+    /// A credentials provider chain (`Name[|arg]*`, comma separated).
+    Credentials,
+    /// An ISO-8601 duration such as `PT12H`.
+    Duration,
+    /// `k1=v1,k2=v2`.
+    Tags,
+    /// A stream ARN.
+    StreamArn,
+}
+
+/// Which daemon generations read a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// KCL 2.x and 3.x.
+    Kcl2,
+    /// KCL 3.x only.
+    Kcl3,
+}
+
+/// A key the daemon understands.
+#[derive(Debug, Clone, Copy)]
+pub struct KnownKey {
+    /// Exact (case-sensitive) name.
+    pub name: &'static str,
+    /// Value conversion.
+    pub ty: ValueType,
+    /// First generation that reads it.
+    pub since: Since,
+}
+
+use Since::{Kcl2, Kcl3};
+use ValueType::*;
+
+const POSITIONS: &[&str] = &["LATEST", "TRIM_HORIZON"];
+const METRICS_LEVELS: &[&str] = &["NONE", "SUMMARY", "DETAILED"];
+const RETRIEVAL_MODES: &[&str] = &["FANOUT", "POLLING", "DEFAULT"];
+const BILLING_MODES: &[&str] = &["PROVISIONED", "PAY_PER_REQUEST"];
+const CLIENT_VERSIONS: &[&str] = &[
+    "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X_PHASE1",
+    "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X",
+    "CLIENT_VERSION_CONFIG_3X",
+];
+
+const fn k(name: &'static str, ty: ValueType, since: Since) -> KnownKey {
+    KnownKey { name, ty, since }
+}
+
+/// Every flat key, in the reference's order.
+pub const KNOWN_KEYS: &[KnownKey] = &[
+    // Read by the daemon itself.
+    k("executableName", Text, Kcl2),
+    k("processingLanguage", Text, Kcl2),
+    k("maxActiveThreads", Int, Kcl2),
+    // Core.
+    k("applicationName", Text, Kcl2),
+    k("streamName", Text, Kcl2),
+    k("streamArn", StreamArn, Kcl2),
+    k("AwsCredentialsProvider", Credentials, Kcl2),
+    k("AwsCredentialsProviderDynamoDB", Credentials, Kcl2),
+    k("AwsCredentialsProviderCloudWatch", Credentials, Kcl2),
+    k("regionName", Text, Kcl2),
+    k("kinesisEndpoint", Url, Kcl2),
+    k("dynamoDBEndpoint", Url, Kcl2),
+    k("workerId", Text, Kcl2),
+    k("workerIdentifier", Text, Kcl2),
+    k("tableName", Text, Kcl2),
+    k("initialPositionInStream", Enum(POSITIONS), Kcl2),
+    k("initialPositionInStreamExtended", Long, Kcl2),
+    k("metricsLevel", Enum(METRICS_LEVELS), Kcl2),
+    k("metricsEnabledDimensions", Text, Kcl2),
+    k("metricsBufferTimeMillis", Long, Kcl2),
+    k("metricsMaxQueueSize", Int, Kcl2),
+    k("retrievalMode", Enum(RETRIEVAL_MODES), Kcl2),
+    k("timeoutInSeconds", Int, Kcl2),
+    k("shutdownGraceMillis", Long, Kcl2),
+    k("validateSequenceNumberBeforeCheckpointing", Bool, Kcl2),
+    // Polling.
+    k("maxRecords", Int, Kcl2),
+    k("idleTimeBetweenReadsInMillis", Long, Kcl2),
+    k("millisBehindLatestThresholdForReducedTps", Long, Kcl2),
+    k("retryGetRecordsInSeconds", Int, Kcl2),
+    k("maxGetRecordsThreadPool", Int, Kcl2),
+    // Fan-out (nested only).
+    k("fanoutConfig.consumerArn", Text, Kcl2),
+    k("fanoutConfig.consumerName", Text, Kcl2),
+    k("fanoutConfig.maxDescribeStreamSummaryRetries", Int, Kcl2),
+    k("fanoutConfig.maxDescribeStreamConsumerRetries", Int, Kcl2),
+    k("fanoutConfig.registerStreamConsumerRetries", Int, Kcl2),
+    k("fanoutConfig.retryBackoffMillis", Long, Kcl2),
+    // Leases.
+    k("failoverTimeMillis", Long, Kcl2),
+    k("leaseAssignmentIntervalMillis", Long, Kcl3),
+    k("shardSyncIntervalMillis", Long, Kcl2),
+    k("listShardsBackoffTimeInMillis", Long, Kcl2),
+    k("maxLeasesForWorker", Int, Kcl2),
+    k("maxLeasesToStealAtOneTime", Int, Kcl2),
+    k("initialLeaseTableReadCapacity", Int, Kcl2),
+    k("initialLeaseTableWriteCapacity", Int, Kcl2),
+    k("leaseTableScanTotalSegments", Int, Kcl3),
+    k("maxLeaseRenewalThreads", Int, Kcl2),
+    k("maxListShardsRetryAttempts", Int, Kcl2),
+    k("cleanupLeasesUponShardCompletion", PrimitiveBool, Kcl2),
+    k("ignoreUnexpectedChildShards", PrimitiveBool, Kcl2),
+    k("enablePriorityLeaseAssignment", Bool, Kcl3),
+    k("leaseTableDeletionProtectionEnabled", Bool, Kcl2),
+    k("leaseTablePitrEnabled", Bool, Kcl2),
+    // Coordinator.
+    k("parentShardPollIntervalMillis", Long, Kcl2),
+    k(
+        "skipShardSyncAtWorkerInitializationIfLeasesExist",
+        PrimitiveBool,
+        Kcl2,
+    ),
+    k("schedulerInitializationBackoffTimeMillis", Long, Kcl2),
+    k("clientVersionConfig", Enum(CLIENT_VERSIONS), Kcl3),
+    k("migrateAllEntitiesToLeaseTable", PrimitiveBool, Kcl3),
+    k("tableMigrationCompleteBakeTimeSeconds", Long, Kcl3),
+    // Processor and lifecycle.
+    k(
+        "callProcessRecordsEvenForEmptyRecordList",
+        PrimitiveBool,
+        Kcl2,
+    ),
+    k("taskBackoffTimeMillis", Long, Kcl2),
+    k("logWarningForTaskAfterMillis", Long, Kcl2),
+    // KCL 3.x: graceful handoff and worker-utilisation-aware assignment.
+    k("gracefulLeaseHandoffTimeoutMillis", Long, Kcl3),
+    k("isGracefulLeaseHandoffEnabled", Bool, Kcl3),
+    k("inMemoryWorkerMetricsCaptureFrequencyMillis", Long, Kcl3),
+    k("workerMetricsReporterFreqInMillis", Long, Kcl3),
+    k("noOfPersistedMetricsPerWorkerMetrics", Int, Kcl3),
+    k("dampeningPercentage", Int, Kcl3),
+    k("reBalanceThresholdPercentage", Int, Kcl3),
+    k("varianceBalancingFrequency", Int, Kcl3),
+    k("maxThroughputPerHostKBps", Double, Kcl3),
+    k("workerMetricsEMAAlpha", Double, Kcl3),
+    k("disableWorkerMetrics", Bool, Kcl3),
+    k("allowThroughputOvershoot", Bool, Kcl3),
+    k("staleWorkerMetricsEntryCleanupDuration", Duration, Kcl3),
+    k("workerMetricsTableName", Text, Kcl3),
+    k("workerMetricsBillingMode", Enum(BILLING_MODES), Kcl3),
+    k("workerMetricsReadCapacity", Long, Kcl3),
+    k("workerMetricsWriteCapacity", Long, Kcl3),
+    k("workerMetricsPointInTimeRecoveryEnabled", Bool, Kcl3),
+    k("workerMetricsDeletionProtectionEnabled", Bool, Kcl3),
+    k("workerMetricsTags", Tags, Kcl3),
+    k("coordinatorStateTableName", Text, Kcl3),
+    k("coordinatorStateBillingMode", Enum(BILLING_MODES), Kcl3),
+    k("coordinatorStateReadCapacity", Long, Kcl3),
+    k("coordinatorStateWriteCapacity", Long, Kcl3),
+    k("coordinatorStatePointInTimeRecoveryEnabled", Bool, Kcl3),
+    k("coordinatorStateDeletionProtectionEnabled", Bool, Kcl3),
+    k("coordinatorStateTags", Tags, Kcl3),
+];
+
+/// Prefixes of nested AWS client builder keys (`kinesisClient.region`, ...), which BeanUtils
+/// passes to the SDK builders; their names are not checked.
+pub const NESTED_CLIENT_PREFIXES: &[&str] =
+    &["kinesisClient.", "dynamoDbClient.", "cloudWatchClient."];
+
+/// Looks a key up exactly as the daemon does: case-sensitive, except that a key whose
+/// lower-case form starts with `awscredentialsprovider` has that prefix normalised.
+pub fn lookup(key: &str) -> Option<&'static KnownKey> {
+    let normalised;
+    let key = if key.len() >= 22 && key[..22].eq_ignore_ascii_case("awscredentialsprovider") {
+        normalised = format!("AwsCredentialsProvider{}", &key[22..]);
+        normalised.as_str()
+    } else {
+        key
+    };
+    KNOWN_KEYS.iter().find(|k| k.name == key)
+}
+
+/// The known key an unknown key was probably meant to be: equal ignoring case, or within a
+/// small edit distance (1 for short names, 2 for names of 8+ characters).
+pub fn near_miss(key: &str) -> Option<&'static KnownKey> {
+    let lower = key.to_ascii_lowercase();
+    if let Some(k) = KNOWN_KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(key)) {
+        return Some(k);
+    }
+    let limit = if key.chars().count() >= 8 { 2 } else { 1 };
+    KNOWN_KEYS
+        .iter()
+        .map(|k| (k, edit_distance(&lower, &k.name.to_ascii_lowercase())))
+        .filter(|(_, d)| *d <= limit)
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| k)
+}
+
+/// Levenshtein distance over chars.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_sensitive_except_credentials_prefix() {
+        assert!(lookup("streamName").is_some());
+        assert!(lookup("StreamName").is_none());
+        assert_eq!(
+            lookup("AWSCredentialsProvider").unwrap().name,
+            "AwsCredentialsProvider"
+        );
+        assert_eq!(
+            lookup("awscredentialsproviderDynamoDB").unwrap().name,
+            "AwsCredentialsProviderDynamoDB"
+        );
+        // The suffix stays case-sensitive.
+        assert!(lookup("AwsCredentialsProviderDynamodb").is_none());
+    }
+
+    #[test]
+    fn near_misses() {
+        assert_eq!(
+            near_miss("DynamoDBEndpoint").unwrap().name,
+            "dynamoDBEndpoint"
+        );
+        assert_eq!(near_miss("StreamName").unwrap().name, "streamName");
+        assert_eq!(near_miss("kinesisEndpont").unwrap().name, "kinesisEndpoint");
+        assert_eq!(
+            near_miss("shutdownGraceMilis").unwrap().name,
+            "shutdownGraceMillis"
+        );
+        assert!(near_miss("myCustomSetting").is_none());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn table_has_no_duplicates() {
+        let mut names: Vec<_> = KNOWN_KEYS.iter().map(|k| k.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KNOWN_KEYS.len());
+    }
+}
