@@ -62,10 +62,8 @@ impl Processor for Scripted {
         if self.has("panic") {
             panic!("scripted panic on {} records", input.records().len());
         }
-        if self.has("checkpoint") {
-            if let Some(last) = input.records().last() {
-                checkpointer.checkpoint_at_record(last)?;
-            }
+        if let (true, Some(last)) = (self.has("checkpoint"), input.records().last()) {
+            checkpointer.checkpoint_at_record(last)?;
         }
         Ok(())
     }

@@ -146,7 +146,10 @@ impl<'a> Checkpointer<'a> {
     }
 
     /// Checkpoints at a sequence number (sub-sequence 0).
-    pub fn checkpoint_at(&mut self, sequence_number: &SequenceNumber) -> Result<(), CheckpointError> {
+    pub fn checkpoint_at(
+        &mut self,
+        sequence_number: &SequenceNumber,
+    ) -> Result<(), CheckpointError> {
         self.send(Some(sequence_number.as_str()), None)
     }
 
@@ -353,7 +356,9 @@ mod tests {
         let policy = RetryPolicy::default()
             .initial_backoff(Duration::from_millis(100))
             .max_backoff(Duration::from_millis(350));
-        let waits: Vec<_> = (1..=4).map(|a| policy.backoff_after(a).as_millis()).collect();
+        let waits: Vec<_> = (1..=4)
+            .map(|a| policy.backoff_after(a).as_millis())
+            .collect();
         assert_eq!(waits, [100, 200, 350, 350]);
     }
 }

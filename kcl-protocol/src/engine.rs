@@ -6,7 +6,9 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use crate::checkpoint::{CheckpointError, CheckpointLog, CheckpointTransport, Checkpointer, RetryPolicy};
+use crate::checkpoint::{
+    CheckpointError, CheckpointLog, CheckpointTransport, Checkpointer, RetryPolicy,
+};
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
@@ -411,13 +413,17 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 } => {
                     let checkpoint = match sequence_number.as_deref() {
                         None => None,
-                        Some(text) => match ExtendedSequenceNumber::from_parts(text, sub_sequence_number) {
-                            Ok(position) => Some(position),
-                            Err(error) => {
-                                tracing::warn!("initialize: ignoring the starting checkpoint: {error}");
-                                None
+                        Some(text) => {
+                            match ExtendedSequenceNumber::from_parts(text, sub_sequence_number) {
+                                Ok(position) => Some(position),
+                                Err(error) => {
+                                    tracing::warn!(
+                                        "initialize: ignoring the starting checkpoint: {error}"
+                                    );
+                                    None
+                                }
                             }
-                        },
+                        }
                     };
                     Step::Initialize(InitializeInput {
                         shard_id: shard_id.into_owned(),
@@ -450,7 +456,9 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         match step {
             Step::Skip => Ok(()),
             Step::StrayReply => {
-                tracing::warn!("ignoring a checkpoint reply that arrived with no checkpoint pending");
+                tracing::warn!(
+                    "ignoring a checkpoint reply that arrived with no checkpoint pending"
+                );
                 Ok(())
             }
             Step::Unknown(action) => {
@@ -547,7 +555,11 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 );
             }
             let mut checkpointer = Checkpointer::new(&mut self.connection, true);
-            match self.config.shard_end_retry.retry(|| checkpointer.checkpoint()) {
+            match self
+                .config
+                .shard_end_retry
+                .retry(|| checkpointer.checkpoint())
+            {
                 Ok(()) => {}
                 Err(CheckpointError::Shutdown) => tracing::warn!(
                     "the SHARD_END checkpoint was refused because the lease moved to another \
@@ -594,7 +606,11 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                         Ok(()) => return Called { failure: None, log },
                         Err(error) if attempt < retry_policy.attempts() => {
                             let wait = retry_policy.backoff_after(attempt);
-                            tracing::warn!(attempt, ?wait, "{action} failed: {error}; calling it again");
+                            tracing::warn!(
+                                attempt,
+                                ?wait,
+                                "{action} failed: {error}; calling it again"
+                            );
                             std::thread::sleep(wait);
                             attempt += 1;
                         }

@@ -57,7 +57,7 @@
 //!
 //! - **The wire format**, byte-exact: one status per action, checkpoint requests with exactly the
 //!   fields the daemon accepts, lenient parsing of everything the daemon may send (see
-//!   [`wire`](crate::wire) in the source for every accepted and skipped line form).
+//!   `src/wire.rs` for every accepted and skipped line form).
 //! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
 //!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
 //!   protocol ([`Runtime::guard_stdout`]).

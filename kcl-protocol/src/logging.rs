@@ -132,10 +132,8 @@ mod subscriber {
                     span.name() == "shard" && span.metadata().target().starts_with("kcl_protocol")
                 })
             });
-            if !in_shard_span {
-                if let Some(shard_id) = super::shard_id() {
-                    write!(writer, "[{shard_id}] ")?;
-                }
+            if let (false, Some(shard_id)) = (in_shard_span, super::shard_id()) {
+                write!(writer, "[{shard_id}] ")?;
             }
             self.0.format_event(context, writer, event)
         }

@@ -248,7 +248,7 @@ pub struct Record {
 }
 
 impl Record {
-    /// Builds a record (for tests and for [`testing`](crate) scripts; the daemon's records are
+    /// Builds a record (for tests; the daemon's records are
     /// built by the library).
     pub fn new(
         data: impl Into<Vec<u8>>,
@@ -316,7 +316,10 @@ impl fmt::Debug for Record {
             .field("partition_key", &self.partition_key)
             .field("sequence_number", &self.sequence_number.as_str())
             .field("sub_sequence_number", &self.sub_sequence_number)
-            .field("approximate_arrival_millis", &self.approximate_arrival_millis)
+            .field(
+                "approximate_arrival_millis",
+                &self.approximate_arrival_millis,
+            )
             .field("data_len", &self.data.len())
             .finish()
     }
@@ -378,11 +381,18 @@ mod tests {
 
     #[test]
     fn extended_sequence_numbers_parse_sentinels_and_order() {
-        let values: Vec<ExtendedSequenceNumber> =
-            ["AT_TIMESTAMP", "TRIM_HORIZON", "LATEST", "5/0", "5/1", "40/0", "SHARD_END"]
-                .iter()
-                .map(|t| t.parse().unwrap())
-                .collect();
+        let values: Vec<ExtendedSequenceNumber> = [
+            "AT_TIMESTAMP",
+            "TRIM_HORIZON",
+            "LATEST",
+            "5/0",
+            "5/1",
+            "40/0",
+            "SHARD_END",
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
         let mut sorted = values.clone();
         sorted.sort();
         assert_eq!(values, sorted);

@@ -126,7 +126,9 @@ mod unix {
     }
 
     pub(super) fn private_stdout() -> io::Result<File> {
-        let mut saved = SAVED_STDOUT.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut saved = SAVED_STDOUT
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let original = match *saved {
             Some(fd) => fd,
             None => {
@@ -135,7 +137,9 @@ mod unix {
                 let fd = duplicate(1).map_err(|error| {
                     io::Error::new(
                         error.kind(),
-                        format!("stdout (descriptor 1) cannot be duplicated ({error}); is it closed?"),
+                        format!(
+                            "stdout (descriptor 1) cannot be duplicated ({error}); is it closed?"
+                        ),
                     )
                 })?;
                 // SAFETY: dup2 atomically replaces descriptor 1 with a copy of descriptor 2; no

@@ -268,7 +268,10 @@ impl fmt::Display for Transcript {
                 Exchange::Checkpoint {
                     sequence_number,
                     sub_sequence_number,
-                } => writeln!(f, "< checkpoint {sequence_number:?} {sub_sequence_number:?}")?,
+                } => writeln!(
+                    f,
+                    "< checkpoint {sequence_number:?} {sub_sequence_number:?}"
+                )?,
                 Exchange::Skipped(line) => writeln!(f, "< (skipped) {line}")?,
             }
         }
@@ -313,7 +316,11 @@ impl FakeDaemon {
             replies: VecDeque::new(),
             timeout: Duration::from_secs(30),
         }
-        .push(daemon_side::initialize(shard_id, None, None), Some("initialize"), false)
+        .push(
+            daemon_side::initialize(shard_id, None, None),
+            Some("initialize"),
+            false,
+        )
     }
 
     /// Like [`new`](Self::new), with the lease's starting checkpoint.
@@ -393,7 +400,11 @@ impl FakeDaemon {
     /// Adds a KCL 1.x `shutdown` with `reason` (`TERMINATE` or `ZOMBIE`).
     pub fn legacy_shutdown(self, reason: &str) -> Self {
         let checkpointer = reason == "TERMINATE";
-        self.push(daemon_side::legacy_shutdown(reason), Some("shutdown"), checkpointer)
+        self.push(
+            daemon_side::legacy_shutdown(reason),
+            Some("shutdown"),
+            checkpointer,
+        )
     }
 
     /// Adds any line. With `awaits`, the daemon then waits for a status naming that action (with a
@@ -437,7 +448,9 @@ impl FakeDaemon {
             .spawn(move || self.drive(daemon_to_child, child_to_daemon))
             .expect("start the fake daemon's thread");
         let result = runtime.run_with_io(processor, BufReader::new(child_stdin), child_stdout);
-        let mut transcript = daemon.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut transcript = daemon
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         transcript.processor_result = Some(result);
         transcript
     }
@@ -467,7 +480,11 @@ impl FakeDaemon {
     }
 
     /// The daemon's side: send each step, then answer and wait as the real daemon does.
-    fn drive(mut self, mut to_child: impl Write, from_child: impl Read + Send + 'static) -> Transcript {
+    fn drive(
+        mut self,
+        mut to_child: impl Write,
+        from_child: impl Read + Send + 'static,
+    ) -> Transcript {
         let lines = spawn_line_reader(from_child);
         let mut exchanges = Vec::new();
         let mut outcome = DaemonOutcome::Completed;
@@ -481,7 +498,9 @@ impl FakeDaemon {
                 break;
             }
             exchanges.push(Exchange::Sent(step.line.clone()));
-            let Some(expected) = step.awaits else { continue };
+            let Some(expected) = step.awaits else {
+                continue;
+            };
             loop {
                 let line = match lines.recv_timeout(self.timeout) {
                     Ok(Some(line)) => line,
@@ -500,7 +519,9 @@ impl FakeDaemon {
                 };
                 match daemon_side::parse_child_line(&line) {
                     ChildLine::Empty => {}
-                    ChildLine::Skipped | ChildLine::Ignored(_) => exchanges.push(Exchange::Skipped(line)),
+                    ChildLine::Skipped | ChildLine::Ignored(_) => {
+                        exchanges.push(Exchange::Skipped(line))
+                    }
                     ChildLine::Status(Some(name)) if name == expected => {
                         exchanges.push(Exchange::Status(name));
                         break;

@@ -217,17 +217,19 @@ pub(crate) enum Parsed<'a> {
     Blank,
     Message(Inbound<'a>),
     /// Not a daemon message at all; `reason` says why.
-    Garbage { reason: String },
+    Garbage {
+        reason: String,
+    },
     /// A known action with fields that do not fit.
-    Malformed { action: String, reason: String },
+    Malformed {
+        action: String,
+        reason: String,
+    },
 }
 
 /// Parses one line (without its line ending). With `batch`, a `processRecords` message's records
 /// are written into it; without, they are skipped unread.
-pub(crate) fn parse_line<'a>(
-    line: &'a str,
-    batch: Option<&mut ProcessRecordsInput>,
-) -> Parsed<'a> {
+pub(crate) fn parse_line<'a>(line: &'a str, batch: Option<&mut ProcessRecordsInput>) -> Parsed<'a> {
     if line.bytes().all(|b| b.is_ascii_whitespace()) {
         return Parsed::Blank;
     }
@@ -408,7 +410,9 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_> {
                     envelope.action = map.next_value_seed(Text { numbers: false })?;
                     envelope.kind = envelope.action.as_deref().map(Kind::from_name);
                 }
-                Field::ShardId => envelope.shard_id = map.next_value_seed(Text { numbers: false })?,
+                Field::ShardId => {
+                    envelope.shard_id = map.next_value_seed(Text { numbers: false })?
+                }
                 Field::SequenceNumber => {
                     envelope.sequence_number = map.next_value_seed(Text { numbers: true })?
                 }
@@ -635,9 +639,13 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
                     map.next_value_seed(StringInto(&mut slot.partition_key))?
                 }
                 RecordField::SequenceNumber => {
-                    let text = map.next_value_seed(Text { numbers: true })?.ok_or_else(|| {
-                        de::Error::custom("a record's sequenceNumber is null; cannot checkpoint it")
-                    })?;
+                    let text = map
+                        .next_value_seed(Text { numbers: true })?
+                        .ok_or_else(|| {
+                            de::Error::custom(
+                                "a record's sequenceNumber is null; cannot checkpoint it",
+                            )
+                        })?;
                     slot.sequence_number
                         .set_from(&text)
                         .map_err(de::Error::custom)?;
@@ -725,9 +733,9 @@ impl<'de> Visitor<'de> for DataInto<'_> {
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
         self.0.clear();
-        BASE64
-            .decode_vec(text.as_bytes(), self.0)
-            .map_err(|error| E::custom(format_args!("a record's data is not valid base64: {error}")))
+        BASE64.decode_vec(text.as_bytes(), self.0).map_err(|error| {
+            E::custom(format_args!("a record's data is not valid base64: {error}"))
+        })
     }
 }
 
@@ -1144,7 +1152,10 @@ mod tests {
         MessageWriter::new(&mut out, true)
             .write_status("leaseLost")
             .unwrap();
-        assert_eq!(out, b"\n{\"action\":\"status\",\"responseFor\":\"leaseLost\"}\n");
+        assert_eq!(
+            out,
+            b"\n{\"action\":\"status\",\"responseFor\":\"leaseLost\"}\n"
+        );
     }
 
     #[test]
@@ -1180,7 +1191,9 @@ mod tests {
     #[test]
     fn every_daemon_message_shape_parses() {
         assert_eq!(
-            parse(r#"{"action":"initialize","shardId":"shardId-000000000001","sequenceNumber":"TRIM_HORIZON","subSequenceNumber":0}"#),
+            parse(
+                r#"{"action":"initialize","shardId":"shardId-000000000001","sequenceNumber":"TRIM_HORIZON","subSequenceNumber":0}"#
+            ),
             Parsed::Message(Inbound::Initialize {
                 shard_id: "shardId-000000000001".into(),
                 sequence_number: Some("TRIM_HORIZON".into()),
@@ -1188,7 +1201,9 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(r#"{"action":"initialize","shardId":"s","sequenceNumber":null,"subSequenceNumber":null}"#),
+            parse(
+                r#"{"action":"initialize","shardId":"s","sequenceNumber":null,"subSequenceNumber":null}"#
+            ),
             Parsed::Message(Inbound::Initialize {
                 shard_id: "s".into(),
                 sequence_number: None,
@@ -1198,7 +1213,10 @@ mod tests {
         for (line, expected) in [
             (r#"{"action":"leaseLost"}"#, Inbound::LeaseLost),
             (r#"{"action":"shardEnded"}"#, Inbound::ShardEnded),
-            (r#"{"action":"shutdownRequested"}"#, Inbound::ShutdownRequested),
+            (
+                r#"{"action":"shutdownRequested"}"#,
+                Inbound::ShutdownRequested,
+            ),
             (
                 r#"{"action":"shutdown","reason":"ZOMBIE"}"#,
                 Inbound::LegacyShutdown {
@@ -1255,7 +1273,9 @@ mod tests {
     fn lenient_forms() {
         // Field order, unknown fields, duplicate keys (last wins), trailing text, numbers as text.
         assert_eq!(
-            parse(r#" {"shardId":"a","extra":{"n":[1]},"action":"initialize","shardId":"b","subSequenceNumber":"7","sequenceNumber":42} trailing"#),
+            parse(
+                r#" {"shardId":"a","extra":{"n":[1]},"action":"initialize","shardId":"b","subSequenceNumber":"7","sequenceNumber":42} trailing"#
+            ),
             Parsed::Message(Inbound::Initialize {
                 shard_id: "b".into(),
                 sequence_number: Some("42".into()),
@@ -1268,7 +1288,14 @@ mod tests {
 
     #[test]
     fn garbage_and_malformed_are_told_apart() {
-        for line in ["not json", "[1,2]", "{\"x\":1}", "{\"action\":null}", "{\"action\":\"initialize\"", "\"s\""] {
+        for line in [
+            "not json",
+            "[1,2]",
+            "{\"x\":1}",
+            "{\"action\":null}",
+            "{\"action\":\"initialize\"",
+            "\"s\"",
+        ] {
             assert!(matches!(parse(line), Parsed::Garbage { .. }), "{line}");
         }
         for line in [
@@ -1305,5 +1332,154 @@ mod tests {
         assert_eq!(reader.next_line().unwrap(), Some("last"));
         assert_eq!(reader.next_line().unwrap(), None);
         assert_eq!(reader.next_line().unwrap(), None);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    //! Property tests of the inbound parser and the outbound writer (run in the normal suite).
+    use super::daemon_side::{self, ChildLine, parse_child_line};
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn record_strategy() -> impl Strategy<Value = Record> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..64),
+            any::<String>(),
+            "[0-9]{1,56}",
+            any::<u64>(),
+            proptest::option::of(0i64..4_102_444_800_000),
+        )
+            .prop_map(|(data, key, seq, sub, arrival)| {
+                Record::new(
+                    data,
+                    key,
+                    seq.parse().unwrap(),
+                    sub,
+                    arrival.map(|ms| UNIX_EPOCH + Duration::from_millis(ms as u64)),
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_line_never_panics_on_any_text(line in any::<String>()) {
+            let mut batch = ProcessRecordsInput::default();
+            let _ = parse_line(&line, Some(&mut batch));
+            let _ = parse_line(&line, None);
+        }
+
+        #[test]
+        fn parse_line_never_panics_on_json_like_text(
+            line in r#"[\{\}\[\]",:0-9a-zA-Z\\ .\-]{0,80}"#,
+            prefix in prop::sample::select(vec![
+                "", r#"{"action":"processRecords","records":["#,
+                r#"{"action":"initialize","shardId":"#, r#"{"action":"checkpoint","#,
+            ]),
+        ) {
+            let line = format!("{prefix}{line}");
+            let mut batch = ProcessRecordsInput::default();
+            let _ = parse_line(&line, Some(&mut batch));
+        }
+
+        #[test]
+        fn line_reader_never_fails_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut reader = LineReader::new(bytes.as_slice());
+            let mut lines = 0;
+            while let Some(line) = reader.next_line().unwrap() {
+                prop_assert!(!line.contains('\n'));
+                lines += 1;
+            }
+            prop_assert_eq!(lines, bytes.split(|&b| b == b'\n').filter(|_| true).count()
+                - usize::from(bytes.is_empty() || bytes.last() == Some(&b'\n')));
+        }
+
+        #[test]
+        fn records_round_trip_through_the_daemon_format(
+            records in proptest::collection::vec(record_strategy(), 0..8),
+            behind in proptest::option::of(any::<u64>()),
+        ) {
+            let line = daemon_side::process_records(&records, behind);
+            let mut batch = ProcessRecordsInput::default();
+            // Parse twice into the same batch: reuse must not leak data between batches.
+            for _ in 0..2 {
+                let parsed = parse_line(&line, Some(&mut batch));
+                prop_assert_eq!(parsed, Parsed::Message(Inbound::ProcessRecords { millis_behind_latest: behind }));
+                prop_assert_eq!(batch.records(), records.as_slice());
+            }
+        }
+
+        #[test]
+        fn initialize_round_trips_any_shard_id(shard_id in any::<String>(), seq in proptest::option::of("[0-9]{1,56}"), sub in any::<u64>()) {
+            let line = daemon_side::initialize(&shard_id, seq.as_deref(), seq.as_ref().map(|_| sub));
+            let parsed = parse_line(&line, None);
+            prop_assert_eq!(parsed, Parsed::Message(Inbound::Initialize {
+                shard_id: shard_id.as_str().into(),
+                sequence_number: seq.as_deref().map(Into::into),
+                sub_sequence_number: seq.as_ref().map(|_| sub),
+            }));
+        }
+
+        #[test]
+        fn field_order_and_unknown_fields_do_not_matter(
+            shard_id in "[a-zA-Z0-9-]{1,30}",
+            extra in proptest::collection::btree_map("[a-z]{1,8}", any::<i32>(), 0..4),
+            reverse in any::<bool>(),
+        ) {
+            let mut fields: Vec<(String, serde_json::Value)> = vec![
+                ("action".into(), "initialize".into()),
+                ("shardId".into(), shard_id.clone().into()),
+                ("sequenceNumber".into(), serde_json::Value::Null),
+            ];
+            for (key, value) in extra {
+                if !["action", "shardId", "sequenceNumber", "subSequenceNumber"].contains(&key.as_str()) {
+                    fields.push((key, value.into()));
+                }
+            }
+            if reverse {
+                fields.reverse();
+            }
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+                .collect();
+            let line = format!("{{{}}}", body.join(","));
+            prop_assert_eq!(parse_line(&line, None), Parsed::Message(Inbound::Initialize {
+                shard_id: shard_id.as_str().into(),
+                sequence_number: None,
+                sub_sequence_number: None,
+            }));
+        }
+
+        #[test]
+        fn checkpoint_replies_round_trip_any_error_name(error in proptest::option::of(any::<String>()), seq in proptest::option::of("[0-9]{1,20}")) {
+            let line = daemon_side::checkpoint_reply(seq.as_deref(), None, error.as_deref());
+            prop_assert_eq!(parse_line(&line, None), Parsed::Message(Inbound::CheckpointReply {
+                sequence_number: seq.as_deref().map(Into::into),
+                sub_sequence_number: None,
+                error: error.as_deref().map(Into::into),
+            }));
+        }
+
+        #[test]
+        fn every_status_we_write_is_ascii_and_accepted_by_the_daemon(name in any::<String>()) {
+            let mut out = Vec::new();
+            MessageWriter::new(&mut out, false).write_status(&name).unwrap();
+            prop_assert!(out.is_ascii());
+            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            let line = std::str::from_utf8(&out).unwrap().trim_end_matches('\n');
+            prop_assert_eq!(parse_child_line(line), ChildLine::Status(Some(name)));
+        }
+
+        #[test]
+        fn every_checkpoint_we_write_is_accepted_by_the_daemon(seq in proptest::option::of("[0-9]{1,56}"), sub in proptest::option::of(any::<u64>())) {
+            let mut out = Vec::new();
+            MessageWriter::new(&mut out, false).write_checkpoint(seq.as_deref(), sub).unwrap();
+            let line = std::str::from_utf8(&out).unwrap().trim_end_matches('\n');
+            prop_assert_eq!(parse_child_line(line), ChildLine::Checkpoint(seq, sub));
+        }
     }
 }

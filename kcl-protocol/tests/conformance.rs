@@ -26,9 +26,9 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use kcl_protocol::{
-    BoxError, CheckpointError, Checkpointer, Error, FailurePolicy, InitializeInput,
-    LeaseLostInput, ProcessRecordsInput, Processor, RetryPolicy, Runtime, SequenceNumber,
-    ShardEndedInput, ShutdownRequestedInput,
+    BoxError, CheckpointError, Checkpointer, Error, FailurePolicy, InitializeInput, LeaseLostInput,
+    ProcessRecordsInput, Processor, RetryPolicy, Runtime, SequenceNumber, ShardEndedInput,
+    ShutdownRequestedInput,
 };
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -54,7 +54,11 @@ impl Write for LoggingWriter {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        assert!(self.pending.is_empty(), "flushed half a message: {:?}", self.pending);
+        assert!(
+            self.pending.is_empty(),
+            "flushed half a message: {:?}",
+            self.pending
+        );
         Ok(())
     }
 }
@@ -123,7 +127,10 @@ fn describe(result: &Result<(), CheckpointError>) -> String {
 fn show_data(data: &[u8]) -> String {
     match std::str::from_utf8(data) {
         Ok(text) if !text.chars().any(char::is_control) => format!("{text:?}"),
-        _ => format!("hex:{}", data.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        _ => format!(
+            "hex:{}",
+            data.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
     }
 }
 
@@ -132,7 +139,10 @@ impl Processor for Scripted {
         let checkpoint = input
             .checkpoint()
             .map_or("none".to_owned(), ToString::to_string);
-        self.note(format!("initialize shard={} checkpoint={checkpoint}", input.shard_id()));
+        self.note(format!(
+            "initialize shard={} checkpoint={checkpoint}",
+            input.shard_id()
+        ));
         let plan = self.plan("initialize").unwrap_or_default();
         self.execute(&plan, None, None)
     }
@@ -151,9 +161,14 @@ impl Processor for Scripted {
             input.records().len()
         ));
         for record in input.records() {
-            let arrival = record.approximate_arrival_timestamp().map_or("none".to_owned(), |t| {
-                t.duration_since(UNIX_EPOCH).unwrap().as_millis().to_string()
-            });
+            let arrival = record
+                .approximate_arrival_timestamp()
+                .map_or("none".to_owned(), |t| {
+                    t.duration_since(UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis()
+                        .to_string()
+                });
             self.note(format!(
                 "record seq={} sub={} key={:?} data={} arrival={arrival}",
                 record.sequence_number(),
@@ -259,7 +274,9 @@ fn run_golden(path: &Path) -> Result<(), String> {
     let actual = log.borrow().clone();
     let mut problems = Vec::new();
     if result_name(&result) != expected_result {
-        problems.push(format!("result: expected {expected_result}, got {result:?}"));
+        problems.push(format!(
+            "result: expected {expected_result}, got {result:?}"
+        ));
     }
     if actual != expected {
         problems.push(format!(
@@ -284,13 +301,20 @@ fn golden_transcripts() {
         .filter(|path| path.extension().is_some_and(|e| e == "txt"))
         .collect();
     files.sort();
-    assert!(files.len() >= 20, "golden files missing in {}", dir.display());
+    assert!(
+        files.len() >= 20,
+        "golden files missing in {}",
+        dir.display()
+    );
     let failures: Vec<String> = files
         .iter()
         .filter_map(|path| {
-            run_golden(path)
-                .err()
-                .map(|error| format!("=== {}\n{error}", path.file_name().unwrap().to_string_lossy()))
+            run_golden(path).err().map(|error| {
+                format!(
+                    "=== {}\n{error}",
+                    path.file_name().unwrap().to_string_lossy()
+                )
+            })
         })
         .collect();
     assert!(
@@ -335,7 +359,9 @@ fn a_64_mib_line_is_processed() {
     // 48 MiB of data in one record: its base64 is a 64 MiB line.
     let data = vec![0xA5u8; 48 * 1024 * 1024];
     let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
-    let mut input = br#"{"action":"initialize","shardId":"s","sequenceNumber":null,"subSequenceNumber":null}"#.to_vec();
+    let mut input =
+        br#"{"action":"initialize","shardId":"s","sequenceNumber":null,"subSequenceNumber":null}"#
+            .to_vec();
     input.extend_from_slice(b"\n{\"action\":\"processRecords\",\"records\":[{\"data\":\"");
     input.extend_from_slice(encoded.as_bytes());
     input.extend_from_slice(br#"","partitionKey":"k","sequenceNumber":"1","approximateArrivalTimestamp":null,"subSequenceNumber":0,"action":"record"}],"millisBehindLatest":0}"#);
@@ -410,5 +436,8 @@ fn leading_newline_when_asked() {
             &mut output,
         )
         .unwrap();
-    assert_eq!(output, b"\n{\"action\":\"status\",\"responseFor\":\"initialize\"}\n");
+    assert_eq!(
+        output,
+        b"\n{\"action\":\"status\",\"responseFor\":\"initialize\"}\n"
+    );
 }
