@@ -1,1 +1,259 @@
-fn main() {}
+//! `kcl-bench`: the fake-daemon benchmark driver. See the crate docs and `BENCHMARKS.md`.
+//!
+//! Normally run through `scripts/bench`, which builds the release binaries, installs the pinned
+//! Python and Node SDKs, and writes `BENCHMARKS.md` and `docs/bench.svg`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+
+use kcl_bench::children::{ALL_IDS, ChildSpec, Locations};
+use kcl_bench::document::{self, Document};
+use kcl_bench::report::{self, summarize};
+use kcl_bench::transcript::{self, Transcript};
+use kcl_bench::workload::Workload;
+use kcl_bench::{chart, driver, machine, overhead};
+
+/// Replays daemon transcripts to KCL child processes and measures what each child costs.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Rounds; each round runs every child on every workload once, children alternating.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Workloads to run, comma-separated: a (200x1000x1KiB), b (2000x1x100B), c (5x10000x1KiB).
+    #[arg(long, value_delimiter = ',', default_values_t = ["a".to_string(), "b".to_string(), "c".to_string()])]
+    workloads: Vec<String>,
+    /// Children to run, comma-separated: kcl, naive, python, node. Default: every one that is
+    /// installed (the others are listed as skipped). A child named here must be installed.
+    #[arg(long, value_delimiter = ',')]
+    children: Vec<String>,
+    /// Reduced sizes and one round: a correctness check, no timing claims.
+    #[arg(long)]
+    smoke: bool,
+    /// Write the Markdown report here (e.g. BENCHMARKS.md).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Write the SVG chart here (e.g. docs/bench.svg); linked from the report relative to it.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Directory holding bench-child-kcl and bench-child-naive (default: this binary's directory).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Repository root (default: the checkout this binary was built from).
+    #[arg(long)]
+    repo_root: Option<PathBuf>,
+    /// Kill a child that runs longer than this many seconds, and fail.
+    #[arg(long, default_value_t = 600)]
+    time_limit_secs: u64,
+    /// kcl-bootstrap binary whose warm-cache start-up overhead to measure (print mode).
+    #[arg(long)]
+    bootstrap: Option<PathBuf>,
+    /// Arguments for --bootstrap (default: -p properties/local.properties --no-validate).
+    #[arg(long, allow_hyphen_values = true, num_args = 1..)]
+    bootstrap_args: Vec<String>,
+    /// The command line to show in the report (set by scripts/bench).
+    #[arg(long, default_value = "scripts/bench")]
+    command_line: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("kcl-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let mut locations = Locations::from_build();
+    if let Some(root) = &args.repo_root {
+        locations.repo_root = root.clone();
+    }
+    if let Some(dir) = &args.bin_dir {
+        locations.bin_dir = dir.clone();
+    }
+
+    // Children: the ones asked for must exist; by default, every installed one.
+    let mut children: Vec<ChildSpec> = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
+    if args.children.is_empty() {
+        for id in ALL_IDS {
+            match locations.child(id) {
+                Ok(child) => children.push(child),
+                Err(why) => {
+                    eprintln!("kcl-bench: skipping {id}: {why}");
+                    skipped.push((id.to_string(), why));
+                }
+            }
+        }
+    } else {
+        for id in &args.children {
+            children.push(locations.child(id)?);
+        }
+    }
+    if children.is_empty() {
+        return Err("no child to run".into());
+    }
+
+    let all_workloads = if args.smoke {
+        Workload::smoke()
+    } else {
+        Workload::full()
+    };
+    let mut workloads = Vec::new();
+    for id in &args.workloads {
+        let workload = all_workloads
+            .iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| format!("unknown workload {id:?}; choose from a, b, c"))?;
+        workloads.push(workload.clone());
+    }
+    let rounds = if args.smoke { 1 } else { args.rounds.max(1) };
+
+    let generating = Instant::now();
+    let transcripts: Vec<Transcript> = workloads.iter().map(transcript::generate).collect();
+    eprintln!(
+        "kcl-bench: generated {} transcripts ({:.0} MB) in {:.2} s",
+        transcripts.len(),
+        transcripts.iter().map(|t| t.total_bytes()).sum::<u64>() as f64 / 1e6,
+        generating.elapsed().as_secs_f64()
+    );
+
+    let time_limit = Duration::from_secs(args.time_limit_secs);
+    let mut measurements = Vec::new();
+    for round in 0..rounds {
+        for (workload, transcript) in workloads.iter().zip(&transcripts) {
+            // Rotate the order each round so no child always runs first or last.
+            for offset in 0..children.len() {
+                let child = &children[(offset + round) % children.len()];
+                let measurement = driver::drive(child, workload, transcript, time_limit)
+                    .map_err(|e| e.to_string())?;
+                eprintln!(
+                    "round {}/{rounds} ({}) {:<7} cpu {:>7.3} s  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
+                    round + 1,
+                    workload.id,
+                    child.id,
+                    measurement.cpu().as_secs_f64(),
+                    measurement.wall.as_secs_f64(),
+                    measurement.peak_rss_kib as f64 / 1024.0,
+                    measurement.idle_rss_kib as f64 / 1024.0,
+                    measurement.startup.as_secs_f64() * 1e3,
+                    measurement.driver_cpu.as_secs_f64(),
+                    measurement.checkpoints,
+                );
+                measurements.push(measurement);
+            }
+        }
+    }
+
+    let labels: Vec<(&'static str, String)> = ALL_IDS
+        .iter()
+        .filter_map(|id| children.iter().find(|c| c.id == *id))
+        .map(|c| (c.id, c.label.clone()))
+        .collect();
+    let summaries = summarize(&measurements, &workloads);
+    let targets = report::check_targets(&summaries);
+    let label_of = |id: &str| {
+        labels
+            .iter()
+            .find(|(child, _)| *child == id)
+            .map_or_else(|| id.to_string(), |(_, label)| label.clone())
+    };
+    for workload in &workloads {
+        println!("\n{} — {}", workload.describe(), workload.purpose);
+        print!(
+            "{}",
+            report::workload_table(&summaries, workload, &label_of)
+        );
+    }
+    if args.smoke {
+        println!(
+            "\nsmoke: every run acknowledged every action with the right checkpoints; timings above are not meaningful at this size"
+        );
+        return Ok(());
+    }
+    if !targets.is_empty() {
+        println!("\n{}", report::targets_table(&targets));
+    }
+
+    let bootstrap = match &args.bootstrap {
+        Some(program) => {
+            let bootstrap_args = if args.bootstrap_args.is_empty() {
+                vec![
+                    "-p".into(),
+                    "properties/local.properties".into(),
+                    "--no-validate".into(),
+                ]
+            } else {
+                args.bootstrap_args.clone()
+            };
+            let measured = overhead::measure(program, &bootstrap_args, &locations.repo_root, 30);
+            match &measured {
+                Ok(o) => eprintln!(
+                    "kcl-bench: {} median {:.1} ms, true {:.1} ms, added {:.1} ms",
+                    o.command,
+                    o.command_ms,
+                    o.baseline_ms,
+                    o.added_ms()
+                ),
+                Err(why) => eprintln!("kcl-bench: kcl-bootstrap overhead not measured: {why}"),
+            }
+            measured
+        }
+        None => Err("kcl-bootstrap was not given (--bootstrap)".to_string()),
+    };
+
+    let facts = machine::read(&locations.venv());
+    let subtitle = format!(
+        "{} x {}, {}; medians of {rounds} rounds; `{}`",
+        facts.cpus, facts.cpu_model, facts.date, args.command_line
+    );
+    let chart_link = match (&args.svg, &args.markdown) {
+        (Some(svg), Some(markdown)) => {
+            let base = markdown
+                .parent()
+                .unwrap_or_else(|| std::path::Path::new(""));
+            Some(
+                svg.strip_prefix(base)
+                    .unwrap_or(svg)
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+        (Some(svg), None) => Some(svg.to_string_lossy().into_owned()),
+        _ => None,
+    };
+    if let Some(svg) = &args.svg {
+        if let Some(parent) = svg.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(svg, chart::render(&summaries, &labels, &subtitle))
+            .map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
+        eprintln!("kcl-bench: wrote {}", svg.display());
+    }
+    if let Some(markdown) = &args.markdown {
+        let text = document::render(&Document {
+            summaries: &summaries,
+            workloads: &workloads,
+            children: &labels,
+            skipped: &skipped,
+            targets: &targets,
+            rounds,
+            command: &args.command_line,
+            machine: &facts,
+            chart: chart_link.as_deref(),
+            bootstrap,
+        });
+        std::fs::write(markdown, text)
+            .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
+        eprintln!("kcl-bench: wrote {}", markdown.display());
+    }
+    Ok(())
+}
