@@ -181,15 +181,14 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
     }
 
     // Cross-key rules.
-    match get("retrievalMode") {
-        None => out.push(warn(
+    if get("retrievalMode").is_none() {
+        out.push(warn(
             None,
             "no 'retrievalMode': the daemon defaults to enhanced fan-out, which registers a stream consumer \
              that is billed separately; set `retrievalMode = POLLING` unless you want fan-out (then say \
              `retrievalMode = FANOUT`)"
                 .into(),
-        )),
-        Some(_) => {}
+        ));
     }
     let grace = get("shutdownGraceMillis");
     if grace.is_none_or(|e| e.value.trim().parse::<i64>().is_ok_and(|v| v <= 0)) {
@@ -333,7 +332,7 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
         }
         ValueType::Tags => {
             for pair in trimmed.split(',').filter(|p| !p.trim().is_empty()) {
-                if !pair.split_once('=').is_some_and(|(k, _)| !k.trim().is_empty()) {
+                if pair.split_once('=').is_none_or(|(k, _)| k.trim().is_empty()) {
                     out.push(warn(format!(
                         "'{key}': '{pair}' is not a key=value pair; the daemon skips it"
                     )));
