@@ -6,13 +6,13 @@ use std::path::PathBuf;
 
 const AFTER_HELP: &str = "\
 Without -e, prints the java command (shell-quoted) on stdout and everything else on stderr, so
-`$(kcl-bootstrap -p app.properties)` or copy-paste both work. With -e, becomes the JVM (exec):
-signals and the exit status are the daemon's own.
+copy-paste and `eval \"$(kcl-bootstrap -p app.properties)\"` both work. With -e, becomes the JVM
+(exec): signals and the exit status are the daemon's own.
 
 Environment:
   KCL_MAVEN_REPO            repository or mirror URL (same as --maven-repo)
   KCL_MVN_REPO_SEARCH_URL   the Python KCL's name for the same; honoured after KCL_MAVEN_REPO
-  KCL_BOOTSTRAP_CACHE_DIR   jar cache root (default: the user cache dir, e.g. ~/.cache/kcl-bootstrap)
+  KCL_BOOTSTRAP_CACHE_DIR   jar cache root [default: ~/.cache/kcl-bootstrap]
   JAVA_HOME                 used when --java is not given
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies for downloads
 Mirrors are also read from ~/.m2/settings.xml (<mirrorOf> central or *).
@@ -25,8 +25,8 @@ Exit codes:
   5  jars: download, verification or cache failure
   other  with -e, the daemon's own exit status";
 
-/// `kcl-bootstrap`: fetch the KCL MultiLangDaemon jars (verified against a Maven-generated lock)
-/// and launch the daemon for your processor.
+/// Fetch the KCL MultiLangDaemon jars (verified against a Maven-generated lock) and launch the
+/// daemon for your processor.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "kcl-bootstrap", version, after_help = AFTER_HELP, max_term_width = 100)]
 pub struct Cli {

@@ -173,6 +173,13 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
             (dir.clone(), dir)
         }
         JarLocation::Folder(folder) => {
+            if !folder.exists() && !opts.offline {
+                // Like the official bootstraps' download folder: created on first use.
+                fs::create_dir_all(folder).map_err(|e| JarError::Cache {
+                    path: folder.clone(),
+                    message: format!("cannot create the jar folder: {e}"),
+                })?;
+            }
             let canonical = folder.canonicalize().map_err(|e| JarError::Cache {
                 path: folder.clone(),
                 message: format!("cannot open the jar folder: {e}; create it or fix --jar-folder"),
@@ -219,6 +226,9 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
         return Ok(paths);
     }
 
+    if _guard.is_some() {
+        remove_stale_downloads(&dir);
+    }
     let is_cache = matches!(opts.location, JarLocation::Cache);
     let mut missing = Vec::new();
     for (jar, path) in lock.jars.iter().zip(&paths) {
@@ -279,6 +289,21 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
         write_marker(&state_dir, lock, &paths)?;
     }
     Ok(paths)
+}
+
+/// Deletes `.<name>.part` files left by a bootstrap that was killed mid-download. Only called
+/// while holding the directory's lock, so no live download can be affected.
+fn remove_stale_downloads(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".part") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Checks size, SHA-256 and zip structure of one file against the lock.

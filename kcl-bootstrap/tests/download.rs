@@ -240,11 +240,18 @@ fn damaged_cache_entry_is_downloaded_again() {
     let victim = cache_dir(&w).join(jars.file_name(1));
     let len = std::fs::metadata(&victim).unwrap().len() as usize;
     std::fs::write(&victim, vec![b'x'; len]).unwrap();
+    // Debris of a bootstrap killed mid-download is cleaned up by the next one.
+    std::fs::write(
+        cache_dir(&w).join(".art0-1.0.jar.4242.ThreadId(3).part"),
+        b"half",
+    )
+    .unwrap();
     let (code, _, err) = run(w.cmd().arg("--maven-repo").arg(&repo.base_url));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("is damaged"), "{err}");
     assert_eq!(std::fs::read(&victim).unwrap(), jars.jars[1].1);
     assert_eq!(repo.hits(&format!("/maven2/{}", jars.jars[1].0)), 2);
+    no_partial_files(&w);
 }
 
 #[test]
@@ -396,8 +403,8 @@ fn jar_folder_with_staged_jars_works_offline_and_is_verified() {
 fn jar_folder_is_filled_from_the_repository_when_online() {
     let (jars, w, repo) = setup(2);
     jars.serve_all(&repo, "/maven2");
+    // The folder does not exist yet: it is created, as the official bootstraps do.
     let folder = w.tmp.path().join("jars");
-    std::fs::create_dir_all(&folder).unwrap();
     let (code, _, err) = run(w
         .cmd()
         .arg("--jar-folder")
