@@ -373,12 +373,12 @@ fn check_credentials(key: &str, value: &str, out: &mut Vec<Diagnostic>, line: us
         let simple = name.rsplit('.').next().unwrap_or(name);
         let v1_package = name.starts_with("com.amazonaws.auth.");
         let hit = SDK_V1_PROVIDERS.iter().find(|(v1, _)| *v1 == simple);
-        if let Some((v1, v2)) = hit.filter(|(v1, v2)| v1 != v2 || v1_package) {
+        if let Some((_, v2)) = hit.filter(|(v1, v2)| v1 != v2 || v1_package) {
             out.push(Diagnostic {
                 severity: Severity::Warning,
                 line: Some(line),
                 message: format!(
-                    "'{key}': '{name}' is an AWS SDK for Java v1 name ({v1}), which KCL 2.x/3.x cannot load (it only \
+                    "'{key}': '{name}' is an AWS SDK for Java v1 provider, which KCL 2.x/3.x cannot load (it only \
                      warns and builds an empty chain); use '{v2}'"
                 ),
             });
@@ -493,7 +493,7 @@ fn check_executable(value: &str, ctx: &Context, out: &mut Vec<Diagnostic>, line:
     }
     let hint = if program.contains('/') {
         format!(
-            "relative paths resolve against the daemon's working directory ({})",
+            "relative paths resolve against the working directory, {}",
             ctx.cwd.display()
         )
     } else {
