@@ -78,7 +78,7 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
             } else {
                 ""
             };
-            println!("{l}{default}");
+            emit(&format!("{l}{default}"))?;
         }
         return Ok(());
     }
@@ -226,8 +226,7 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         cwd,
     };
     if cli.print_classpath {
-        println!("{}", spec.classpath().to_string_lossy());
-        return Ok(());
+        return emit(&spec.classpath().to_string_lossy());
     }
     let argv = spec.argv();
     if cli.execute {
@@ -241,8 +240,16 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
             source: error,
         });
     }
-    println!("{}", launch::shell_line(&argv));
-    Ok(())
+    emit(&launch::shell_line(&argv))
+}
+
+/// Writes one line to stdout; a closed stdout (e.g. `| head`) is reported instead of panicking.
+fn emit(line: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Usage(format!("cannot write to stdout: {e}")))
 }
 
 fn load_lock(cli: &Cli) -> Result<lock::Lock, Error> {
