@@ -519,3 +519,41 @@ fn broken_settings_xml_does_not_block_a_warm_start() {
     assert_eq!(code, 5);
     assert!(err.contains("not valid XML"), "{err}");
 }
+
+#[test]
+fn proxy_from_the_environment_is_used_and_no_proxy_is_honoured() {
+    let (jars, w, proxy) = setup(2);
+    // The fake server doubles as the proxy: it accepts CONNECT and serves what comes through.
+    jars.serve_all(&proxy, "/maven2");
+    let repo_url = "http://repo.invalid/maven2";
+    let (code, _, err) = run(w
+        .cmd()
+        .env("HTTPS_PROXY", format!("http://{}", proxy.authority()))
+        .arg("--maven-repo")
+        .arg(repo_url));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        proxy.hits("CONNECT repo.invalid:80"),
+        2,
+        "every download went through the proxy"
+    );
+    assert_eq!(proxy.total_hits(), 2);
+
+    std::fs::remove_dir_all(w.cache.join(V)).unwrap();
+    let (code, _, err) = run(w
+        .cmd()
+        .env("HTTPS_PROXY", format!("http://{}", proxy.authority()))
+        .env("NO_PROXY", "repo.invalid")
+        .arg("--parallel=2")
+        .arg("--maven-repo")
+        .arg(repo_url));
+    assert_eq!(
+        code, 5,
+        "a direct connection to repo.invalid cannot work: {err}"
+    );
+    assert_eq!(
+        proxy.hits("CONNECT repo.invalid:80"),
+        2,
+        "NO_PROXY bypassed the proxy"
+    );
+}

@@ -79,8 +79,25 @@ impl FakeRepo {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
+    /// Requests for files (proxy tunnels not counted).
     pub fn total_hits(&self) -> usize {
-        self.hits.lock().unwrap().values().sum()
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("CONNECT "))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `host:port` of the server.
+    pub fn authority(&self) -> String {
+        self.base_url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
     }
 }
 
@@ -100,51 +117,75 @@ fn serve(
 ) {
     stream.set_nonblocking(false).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut auth = None;
+    let mut out = stream;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
-            break;
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
         }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("authorization")
-        {
-            auth = Some(v.trim().to_string());
+        let mut auth = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("authorization")
+            {
+                auth = Some(v.trim().to_string());
+            }
         }
+        let mut parts = request_line.split(' ');
+        let method = parts.next().unwrap_or("").to_string();
+        let target = parts.next().unwrap_or("").to_string();
+        if method == "CONNECT" {
+            // Act as an HTTP proxy: record the tunnel, then serve the request sent through it.
+            *hits
+                .lock()
+                .unwrap()
+                .entry(format!("CONNECT {target}"))
+                .or_insert(0) += 1;
+            let _ = out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            continue;
+        }
+        return answer(&mut out, &target, auth, routes, hits);
     }
-    let path = request_line.split(' ').nth(1).unwrap_or("").to_string();
+}
+
+fn answer(
+    out: &mut TcpStream,
+    path: &str,
+    auth: Option<String>,
+    routes: &Mutex<HashMap<String, Route>>,
+    hits: &Mutex<HashMap<String, usize>>,
+) {
     let n = {
         let mut h = hits.lock().unwrap();
-        let e = h.entry(path.clone()).or_insert(0);
+        let e = h.entry(path.to_string()).or_insert(0);
         *e += 1;
         *e
     };
-    let route = routes.lock().unwrap().get(&path).cloned();
-    let mut out = stream;
+    let route = routes.lock().unwrap().get(path).cloned();
     let Some(route) = route else {
-        return respond(&mut out, 404, b"not found", None);
+        return respond(out, 404, b"not found", None);
     };
     std::thread::sleep(route.delay);
     if let Some(expected) = &route.auth
         && auth.as_deref() != Some(expected.as_str())
     {
-        return respond(&mut out, 401, b"auth", None);
+        return respond(out, 401, b"auth", None);
     }
     if let Some(status) = route.status_always {
-        return respond(&mut out, status, b"nope", None);
+        return respond(out, status, b"nope", None);
     }
     if n <= route.fail_first {
-        return respond(&mut out, route.fail_status, b"fail", None);
+        return respond(out, route.fail_status, b"fail", None);
     }
     if n <= route.fail_first + route.truncate_first {
         let half = route.body.len() / 2;
-        return respond(&mut out, 200, &route.body[..half], Some(route.body.len()));
+        return respond(out, 200, &route.body[..half], Some(route.body.len()));
     }
-    respond(&mut out, 200, &route.body, None)
+    respond(out, 200, &route.body, None)
 }
 
 fn respond(out: &mut TcpStream, status: u16, body: &[u8], announced: Option<usize>) {
