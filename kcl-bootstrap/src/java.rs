@@ -89,8 +89,11 @@ pub fn find_java(
     let exe = if cfg!(windows) { "java.exe" } else { "java" };
     if let Some(p) = flag {
         // A bare name such as `--java java17` is looked up on PATH, like a shell would.
+        // Relative paths are made absolute so the printed command works from anywhere.
         let resolved = if p.components().count() == 1 && !p.exists() {
             which::which_in(p, path_env.as_ref(), cwd).unwrap_or_else(|_| p.to_path_buf())
+        } else if p.is_relative() {
+            cwd.join(p)
         } else {
             p.to_path_buf()
         };

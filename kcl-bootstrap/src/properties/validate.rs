@@ -113,6 +113,32 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
     };
 
     // The effective value of each key is its last occurrence (Hashtable.put).
+    // Java reads the file as ISO-8859-1: a UTF-8 byte-order mark becomes part of the first key,
+    // and UTF-8 text in values turns into mojibake.
+    if let Some(first) = entries.first()
+        && let Some(real) = first.key.strip_prefix("\u{ef}\u{bb}\u{bf}")
+    {
+        out.push(err(
+            Some(first.line),
+            format!(
+                "the file starts with a UTF-8 byte-order mark, which Java reads as part of the first key \
+                 ('{real}' becomes 'ï»¿{real}'); save the file without a BOM"
+            ),
+        ));
+    }
+    for e in entries {
+        if looks_like_utf8(&e.value) {
+            out.push(warn(
+                Some(e.line),
+                format!(
+                    "the value of '{}' contains UTF-8 text, but Java reads properties files as ISO-8859-1, so it \
+                     arrives garbled ('{}'); write non-ASCII characters as \\uXXXX escapes",
+                    e.key, e.value
+                ),
+            ));
+        }
+    }
+
     let mut effective: Vec<&Entry> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         if let Some(later) = entries[i + 1..].iter().find(|l| l.key == e.key) {
@@ -215,6 +241,18 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
             }
         }
     }
+    if let (Some(name), Some(arn)) = (set("streamName"), set("streamArn"))
+        && is_stream_arn(arn.value.trim())
+        && arn.value.trim().rsplit('/').next() != Some(name.value.as_str())
+    {
+        out.push(warn(
+            Some(name.line),
+            format!(
+                "'streamName' ({}) differs from the stream in 'streamArn' (line {}); the daemon uses the ARN's stream",
+                name.value, arn.line
+            ),
+        ));
+    }
     if let (Some(a), Some(b)) = (
         get("initialPositionInStream"),
         get("initialPositionInStreamExtended"),
@@ -260,9 +298,16 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
         ValueType::Int | ValueType::Long | ValueType::Double
     );
     if !trims && key != "executableName" && value != value.trim_end() && !trimmed.is_empty() {
-        out.push(warn(format!(
-            "the value of '{key}' ends with whitespace, which the daemon keeps ('{value}'); remove it"
-        )));
+        if key == "regionName" {
+            // `Region.of("us-east-1 ")` is accepted, then endpoint resolution fails at run time.
+            out.push(err(format!(
+                "the value of '{key}' ends with whitespace ('{value}'), which breaks AWS endpoint resolution; remove it"
+            )));
+        } else {
+            out.push(warn(format!(
+                "the value of '{key}' ends with whitespace, which the daemon keeps ('{value}'); remove it"
+            )));
+        }
     }
 
     match known.ty {
@@ -393,6 +438,16 @@ fn check_credentials(key: &str, value: &str, out: &mut Vec<Diagnostic>, line: us
             });
         }
     }
+}
+
+/// True if the Latin-1-decoded `value` holds a valid multi-byte UTF-8 sequence, i.e. the file
+/// was saved as UTF-8 with non-ASCII text.
+fn looks_like_utf8(value: &str) -> bool {
+    if value.chars().any(|c| c as u32 > 0xff) || value.is_ascii() {
+        return false;
+    }
+    let bytes: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();
+    std::str::from_utf8(&bytes).is_ok()
 }
 
 fn is_local_endpoint(url: &str) -> bool {
@@ -716,6 +771,42 @@ mod tests {
             "AwsCredentialsProviderDynamoDB = com.amazonaws.auth.InstanceProfileCredentialsProvider\n",
         );
         assert!(has(&d, Severity::Warning, Some(7), "com.amazonaws.auth"));
+    }
+
+    #[test]
+    fn encoding_traps() {
+        let mut bom = b"\xef\xbb\xbf".to_vec();
+        bom.extend_from_slice(GOOD.as_bytes());
+        let d = validate(&parse(&bom).unwrap(), &ctx());
+        assert!(
+            has(&d, Severity::Error, Some(1), "byte-order mark"),
+            "{d:?}"
+        );
+        let d = validate(
+            &parse(format!("{GOOD}workerId = caf\u{e9}\n").as_bytes()).unwrap(),
+            &ctx(),
+        );
+        assert!(has(&d, Severity::Warning, Some(7), "ISO-8859-1"), "{d:?}");
+        // A real Latin-1 byte (or a \\u escape) is what Java expects: no warning.
+        let mut latin1 = GOOD.as_bytes().to_vec();
+        latin1.extend_from_slice(b"workerId = caf\xe9\n");
+        assert!(validate(&parse(&latin1).unwrap(), &ctx()).is_empty());
+        assert!(check("workerId = caf\\u00e9\n").is_empty());
+    }
+
+    #[test]
+    fn region_with_trailing_space_and_arn_mismatch() {
+        let d = check("regionName = us-east-1 \n");
+        assert!(
+            has(&d, Severity::Error, Some(7), "endpoint resolution"),
+            "{d:?}"
+        );
+        let d = check("streamArn = arn:aws:kinesis:us-east-1:123456789012:stream/other\n");
+        assert!(
+            has(&d, Severity::Warning, Some(3), "uses the ARN's stream"),
+            "{d:?}"
+        );
+        assert!(check("streamArn = arn:aws:kinesis:us-east-1:123456789012:stream/s\n").is_empty());
     }
 
     #[test]
