@@ -50,7 +50,9 @@ fn nice_scale(max: f64) -> (f64, f64) {
 }
 
 fn format_value(value: f64) -> String {
-    if value >= 100.0 {
+    if value == 0.0 {
+        "0".to_string()
+    } else if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
         format!("{value:.1}")
@@ -183,13 +185,9 @@ pub fn render(
             title: "Memory per child (lower is better)".into(),
             unit: "RSS MiB",
             groups: [
-                group(summaries, children, "idle (after initialize)", "a", &|s| {
-                    s.idle_rss_mib
-                }),
+                group(summaries, children, "idle", "a", &|s| s.idle_rss_mib),
                 group(summaries, children, "peak on (a)", "a", &|s| s.peak_rss_mib),
-                group(summaries, children, "peak on (c), 15 MB lines", "c", &|s| {
-                    s.peak_rss_mib
-                }),
+                group(summaries, children, "peak on (c)", "c", &|s| s.peak_rss_mib),
             ]
             .into_iter()
             .flatten()

@@ -54,6 +54,10 @@ struct Args {
     /// Arguments for --bootstrap (default: -p properties/local.properties --no-validate).
     #[arg(long, allow_hyphen_values = true, num_args = 1..)]
     bootstrap_args: Vec<String>,
+    /// Write the whole stdin of one shard (the first selected workload, checkpoint replies
+    /// included) to this file and exit, e.g. for `valgrind --tool=callgrind child < FILE`.
+    #[arg(long)]
+    dump_replay: Option<PathBuf>,
     /// The command line to show in the report (set by scripts/bench).
     #[arg(long, default_value = "scripts/bench")]
     command_line: String,
@@ -115,6 +119,24 @@ fn run(args: &Args) -> Result<(), String> {
         workloads.push(workload.clone());
     }
     let rounds = if args.smoke { 1 } else { args.rounds.max(1) };
+
+    if let Some(path) = &args.dump_replay {
+        let workload = workloads.first().ok_or("no workload selected")?;
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+        );
+        transcript::generate(workload)
+            .write_replay(&mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!(
+            "kcl-bench: wrote the replay of workload {} to {}",
+            workload.id,
+            path.display()
+        );
+        return Ok(());
+    }
 
     let generating = Instant::now();
     let transcripts: Vec<Transcript> = workloads.iter().map(transcript::generate).collect();

@@ -56,6 +56,23 @@ impl Transcript {
             .unwrap_or(0)
     }
 
+    /// Writes everything the daemon would send to a child that checkpoints at each batch's last
+    /// record (sub-sequence 0) and at shard end, replies included, as one stream. Feeding it to a
+    /// child's stdin from a file replays a whole shard without the driver, for profilers
+    /// (`valgrind --tool=callgrind child < file`).
+    pub fn write_replay(&self, out: &mut impl Write) -> std::io::Result<()> {
+        out.write_all(&self.initialize)?;
+        for batch in &self.batches {
+            out.write_all(&batch.line)?;
+            out.write_all(&checkpoint_reply(
+                Some(&batch.last_sequence_number),
+                Some(0),
+            ))?;
+        }
+        out.write_all(&self.shard_ended)?;
+        out.write_all(&checkpoint_reply(None, None))
+    }
+
     /// Total bytes the daemon writes, checkpoint replies excluded.
     pub fn total_bytes(&self) -> u64 {
         let batches: usize = self.batches.iter().map(|batch| batch.line.len()).sum();
