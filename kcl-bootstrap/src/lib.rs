@@ -122,6 +122,7 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
             cwd: cwd.clone(),
             path_env: std::env::var_os("PATH"),
             kcl_major,
+            dialect: properties::keys::Dialect::for_version(&lock.kcl_version),
         };
         let findings = properties::validate(&entries, &ctx);
         let errors = findings

@@ -180,12 +180,56 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
 pub const NESTED_CLIENT_PREFIXES: &[&str] =
     &["kinesisClient.", "dynamoDbClient.", "cloudWatchClient."];
 
-/// Looks a key up exactly as the daemon does: case-sensitive, except that a key whose
-/// lower-case form starts with `awscredentialsprovider` has that prefix normalised.
-pub fn lookup(key: &str) -> Option<&'static KnownKey> {
+/// How a KCL version reads the credential keys (the one naming difference between generations,
+/// read from the daemons' own classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// KCL 2.x before 2.7 (e.g. 2.5.4): the key is exactly `AWSCredentialsProvider` (bean setter
+    /// `setAWSCredentialsProvider`, no case normalisation) and values are AWS SDK for Java v1
+    /// provider names such as `DefaultAWSCredentialsProviderChain`.
+    Kcl2SdkV1,
+    /// KCL 2.7+ and 3.x: `AwsCredentialsProvider` with the prefix in any case, AWS SDK v2
+    /// provider names such as `DefaultCredentialsProvider`.
+    SdkV2,
+}
+
+impl Dialect {
+    /// The dialect of a multilang version string such as `3.1.3` or `2.5.4`.
+    pub fn for_version(version: &str) -> Dialect {
+        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        match (parts.next().unwrap_or(3), parts.next().unwrap_or(0)) {
+            (major, minor) if major < 2 || (major == 2 && minor < 7) => Dialect::Kcl2SdkV1,
+            _ => Dialect::SdkV2,
+        }
+    }
+}
+
+const CREDENTIALS_PREFIX: &str = "AwsCredentialsProvider";
+const CREDENTIALS_PREFIX_V1: &str = "AWSCredentialsProvider";
+
+/// The spelling users must write for `known` under `dialect`.
+pub fn display_name(known: &KnownKey, dialect: Dialect) -> String {
+    match (dialect, known.name.strip_prefix(CREDENTIALS_PREFIX)) {
+        (Dialect::Kcl2SdkV1, Some(suffix)) => format!("{CREDENTIALS_PREFIX_V1}{suffix}"),
+        _ => known.name.to_string(),
+    }
+}
+
+/// Looks a key up exactly as the daemon does: case-sensitive, except that with
+/// [`Dialect::SdkV2`] a key whose lower-case form starts with `awscredentialsprovider` has that
+/// prefix normalised.
+pub fn lookup(key: &str, dialect: Dialect) -> Option<&'static KnownKey> {
+    let n = CREDENTIALS_PREFIX.len();
+    let has_prefix_any_case = key.len() >= n
+        && key.is_char_boundary(n)
+        && key[..n].eq_ignore_ascii_case(CREDENTIALS_PREFIX);
     let normalised;
-    let key = if key.len() >= 22 && key[..22].eq_ignore_ascii_case("awscredentialsprovider") {
-        normalised = format!("AwsCredentialsProvider{}", &key[22..]);
+    let key = if has_prefix_any_case {
+        let exact_v1 = key.starts_with(CREDENTIALS_PREFIX_V1);
+        if dialect == Dialect::Kcl2SdkV1 && !exact_v1 {
+            return None;
+        }
+        normalised = format!("{CREDENTIALS_PREFIX}{}", &key[n..]);
         normalised.as_str()
     } else {
         key
@@ -230,18 +274,34 @@ mod tests {
 
     #[test]
     fn lookup_is_case_sensitive_except_credentials_prefix() {
-        assert!(lookup("streamName").is_some());
-        assert!(lookup("StreamName").is_none());
+        let v2 = Dialect::SdkV2;
+        assert!(lookup("streamName", v2).is_some());
+        assert!(lookup("StreamName", v2).is_none());
         assert_eq!(
-            lookup("AWSCredentialsProvider").unwrap().name,
+            lookup("AWSCredentialsProvider", v2).unwrap().name,
             "AwsCredentialsProvider"
         );
         assert_eq!(
-            lookup("awscredentialsproviderDynamoDB").unwrap().name,
+            lookup("awscredentialsproviderDynamoDB", v2).unwrap().name,
             "AwsCredentialsProviderDynamoDB"
         );
         // The suffix stays case-sensitive.
-        assert!(lookup("AwsCredentialsProviderDynamodb").is_none());
+        assert!(lookup("AwsCredentialsProviderDynamodb", v2).is_none());
+        // Non-ASCII near the prefix boundary must not panic.
+        assert!(lookup("AwsCredentialsProvidé", v2).is_none());
+    }
+
+    #[test]
+    fn kcl2_before_2_7_wants_the_exact_sdk_v1_spelling() {
+        let v1 = Dialect::for_version("2.5.4");
+        assert_eq!(v1, Dialect::Kcl2SdkV1);
+        assert_eq!(Dialect::for_version("3.1.3"), Dialect::SdkV2);
+        assert_eq!(Dialect::for_version("2.7.0"), Dialect::SdkV2);
+        let k = lookup("AWSCredentialsProviderCloudWatch", v1).unwrap();
+        assert_eq!(k.name, "AwsCredentialsProviderCloudWatch");
+        assert_eq!(display_name(k, v1), "AWSCredentialsProviderCloudWatch");
+        assert!(lookup("AwsCredentialsProvider", v1).is_none());
+        assert!(lookup("awscredentialsprovider", v1).is_none());
     }
 
     #[test]

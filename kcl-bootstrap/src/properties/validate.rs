@@ -59,6 +59,8 @@ pub struct Context {
     pub path_env: Option<OsString>,
     /// Major version of the KCL being launched (2 or 3), to flag 3.x-only keys on 2.x.
     pub kcl_major: u32,
+    /// How that version spells the credential keys and names providers.
+    pub dialect: keys::Dialect,
 }
 
 /// SDK v1 credential provider names that KCL 2.x/3.x (SDK v2) cannot load, with the v2 name.
@@ -157,7 +159,7 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
         effective
             .iter()
             .copied()
-            .find(|e| keys::lookup(&e.key).is_some_and(|k| k.name == name))
+            .find(|e| keys::lookup(&e.key, ctx.dialect).is_some_and(|k| k.name == name))
     };
     let set = |name: &str| get(name).filter(|e| !e.value.trim().is_empty());
 
@@ -177,16 +179,21 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
         ));
     }
     if get("AwsCredentialsProvider").is_none() {
+        let (key, example) = match ctx.dialect {
+            keys::Dialect::Kcl2SdkV1 => (
+                "AWSCredentialsProvider",
+                "DefaultAWSCredentialsProviderChain",
+            ),
+            keys::Dialect::SdkV2 => ("AwsCredentialsProvider", "DefaultCredentialsProvider"),
+        };
         out.push(err(
             None,
-            "'AwsCredentialsProvider' is required (the daemon refuses to start without it); add \
-             `AwsCredentialsProvider = DefaultCredentialsProvider`"
-                .into(),
+            format!("'{key}' is required (the daemon refuses to start without it); add `{key} = {example}`"),
         ));
     }
 
     for e in &effective {
-        match keys::lookup(&e.key) {
+        match keys::lookup(&e.key, ctx.dialect) {
             Some(known) => check_value(known, e, ctx, &mut out),
             None if keys::NESTED_CLIENT_PREFIXES.iter().any(|p| e.key.starts_with(p)) => {}
             None => match keys::near_miss(&e.key) {
@@ -195,7 +202,8 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
                     format!(
                         "unknown key '{}': did you mean '{}'? The daemon matches keys case-sensitively and \
                          silently ignores this one",
-                        e.key, k.name
+                        e.key,
+                        keys::display_name(k, ctx.dialect)
                     ),
                 )),
                 None => out.push(warn(
@@ -367,7 +375,7 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
                 )));
             }
         }
-        ValueType::Credentials => check_credentials(key, value, out, e.line),
+        ValueType::Credentials => check_credentials(&e.key, value, ctx.dialect, out, e.line),
         ValueType::Duration => {
             if !is_iso_duration(trimmed) {
                 out.push(err(format!(
@@ -409,33 +417,93 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-fn check_credentials(key: &str, value: &str, out: &mut Vec<Diagnostic>, line: usize) {
+/// AWS SDK for Java v2 provider names, which a KCL 2.x daemon before 2.7 cannot load.
+const SDK_V2_ONLY_PROVIDERS: &[(&str, &str)] = &[
+    (
+        "DefaultCredentialsProvider",
+        "DefaultAWSCredentialsProviderChain",
+    ),
+    ("StaticCredentialsProvider", "AWSStaticCredentialsProvider"),
+    (
+        "SystemPropertyCredentialsProvider",
+        "SystemPropertiesCredentialsProvider",
+    ),
+    (
+        "WebIdentityTokenFileCredentialsProvider",
+        "WebIdentityTokenCredentialsProvider",
+    ),
+    (
+        "ContainerCredentialsProvider",
+        "EC2ContainerCredentialsProviderWrapper",
+    ),
+    (
+        "StsAssumeRoleCredentialsProvider",
+        "STSAssumeRoleSessionCredentialsProvider",
+    ),
+];
+
+fn check_credentials(
+    key: &str,
+    value: &str,
+    dialect: keys::Dialect,
+    out: &mut Vec<Diagnostic>,
+    line: usize,
+) {
+    let mut push = |severity, message| {
+        out.push(Diagnostic {
+            severity,
+            line: Some(line),
+            message,
+        })
+    };
     for element in value.split(',') {
         let name = element.trim().split('|').next().unwrap_or("").trim();
         if name.is_empty() {
             continue;
         }
         let simple = name.rsplit('.').next().unwrap_or(name);
-        let v1_package = name.starts_with("com.amazonaws.auth.");
-        let hit = SDK_V1_PROVIDERS.iter().find(|(v1, _)| *v1 == simple);
-        if let Some((_, v2)) = hit.filter(|(v1, v2)| v1 != v2 || v1_package) {
-            out.push(Diagnostic {
-                severity: Severity::Warning,
-                line: Some(line),
-                message: format!(
-                    "'{key}': '{name}' is an AWS SDK for Java v1 provider, which KCL 2.x/3.x cannot load (it only \
-                     warns and builds an empty chain); use '{v2}'"
-                ),
-            });
-        } else if v1_package {
-            out.push(Diagnostic {
-                severity: Severity::Warning,
-                line: Some(line),
-                message: format!(
-                    "'{key}': '{name}' is in the AWS SDK for Java v1 package com.amazonaws.auth, which KCL 2.x/3.x \
-                     cannot load; use an SDK v2 provider such as DefaultCredentialsProvider"
-                ),
-            });
+        match dialect {
+            keys::Dialect::SdkV2 => {
+                let v1_package = name.starts_with("com.amazonaws.auth.");
+                let hit = SDK_V1_PROVIDERS.iter().find(|(v1, _)| *v1 == simple);
+                if let Some((_, v2)) = hit.filter(|(v1, v2)| v1 != v2 || v1_package) {
+                    push(
+                        Severity::Warning,
+                        format!(
+                            "'{key}': '{name}' is an AWS SDK for Java v1 provider, which this KCL cannot load (it only \
+                             warns and builds an empty chain); use '{v2}'"
+                        ),
+                    );
+                } else if v1_package {
+                    push(
+                        Severity::Warning,
+                        format!(
+                            "'{key}': '{name}' is in the AWS SDK for Java v1 package com.amazonaws.auth, which this KCL \
+                             cannot load; use an SDK v2 provider such as DefaultCredentialsProvider"
+                        ),
+                    );
+                }
+            }
+            keys::Dialect::Kcl2SdkV1 => {
+                let v2_package = name.starts_with("software.amazon.awssdk.");
+                if let Some((v2, v1)) = SDK_V2_ONLY_PROVIDERS.iter().find(|(v2, _)| *v2 == simple) {
+                    push(
+                        Severity::Error,
+                        format!(
+                            "'{key}': '{v2}' is an AWS SDK for Java v2 provider, but this KCL 2.x daemon loads SDK v1 \
+                             providers and fails with \"No credential providers specified\"; use '{v1}'"
+                        ),
+                    );
+                } else if v2_package {
+                    push(
+                        Severity::Error,
+                        format!(
+                            "'{key}': '{name}' is an AWS SDK for Java v2 class, but this KCL 2.x daemon loads SDK v1 \
+                             providers; use e.g. DefaultAWSCredentialsProviderChain"
+                        ),
+                    );
+                }
+            }
         }
     }
 }
@@ -580,6 +648,7 @@ mod tests {
             cwd: std::env::temp_dir(),
             path_env: std::env::var_os("PATH"),
             kcl_major: 3,
+            dialect: keys::Dialect::SdkV2,
         }
     }
 
@@ -810,9 +879,64 @@ mod tests {
     }
 
     #[test]
+    fn kcl2_before_2_7_credentials() {
+        let c = Context {
+            kcl_major: 2,
+            dialect: keys::Dialect::Kcl2SdkV1,
+            ..ctx()
+        };
+        let base = "executableName = sh\napplicationName = a\nstreamName = s\nretrievalMode = POLLING\n\
+                    shutdownGraceMillis = 1000\n";
+        // The 3.x spelling is not read by 2.5.4: a near miss, and the key counts as missing.
+        let d = check_with(
+            &format!("{base}AwsCredentialsProvider = DefaultAWSCredentialsProviderChain\n"),
+            &c,
+        );
+        assert!(
+            has(
+                &d,
+                Severity::Error,
+                Some(6),
+                "did you mean 'AWSCredentialsProvider'"
+            ),
+            "{d:?}"
+        );
+        assert!(
+            has(
+                &d,
+                Severity::Error,
+                None,
+                "`AWSCredentialsProvider = DefaultAWSCredentialsProviderChain`"
+            ),
+            "{d:?}"
+        );
+        // SDK v2 names fail on 2.5.4.
+        let d = check_with(
+            &format!("{base}AWSCredentialsProvider = DefaultCredentialsProvider\n"),
+            &c,
+        );
+        assert!(
+            has(
+                &d,
+                Severity::Error,
+                Some(6),
+                "use 'DefaultAWSCredentialsProviderChain'"
+            ),
+            "{d:?}"
+        );
+        // The right spelling and name: clean.
+        let d = check_with(
+            &format!("{base}AWSCredentialsProvider = DefaultAWSCredentialsProviderChain\n"),
+            &c,
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
     fn kcl3_keys_on_kcl2() {
         let c = Context {
             kcl_major: 2,
+            dialect: keys::Dialect::SdkV2,
             ..ctx()
         };
         let d = check_with(
