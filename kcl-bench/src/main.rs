@@ -51,9 +51,10 @@ struct Args {
     /// kcl-bootstrap binary whose warm-cache start-up overhead to measure (print mode).
     #[arg(long)]
     bootstrap: Option<PathBuf>,
-    /// Arguments for --bootstrap (default: -p properties/local.properties --no-validate).
-    #[arg(long, allow_hyphen_values = true, num_args = 1..)]
-    bootstrap_args: Vec<String>,
+    /// Arguments for --bootstrap, split on whitespace (default:
+    /// "-p properties/local.properties --no-validate").
+    #[arg(long, allow_hyphen_values = true)]
+    bootstrap_args: Option<String>,
     /// Write the whole stdin of one shard (the first selected workload, checkpoint replies
     /// included) to this file and exit, e.g. for `valgrind --tool=callgrind child < FILE`.
     #[arg(long)]
@@ -206,15 +207,13 @@ fn run(args: &Args) -> Result<(), String> {
 
     let bootstrap = match &args.bootstrap {
         Some(program) => {
-            let bootstrap_args = if args.bootstrap_args.is_empty() {
-                vec![
-                    "-p".into(),
-                    "properties/local.properties".into(),
-                    "--no-validate".into(),
-                ]
-            } else {
-                args.bootstrap_args.clone()
-            };
+            let bootstrap_args: Vec<String> = args
+                .bootstrap_args
+                .as_deref()
+                .unwrap_or("-p properties/local.properties --no-validate")
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
             let measured = overhead::measure(program, &bootstrap_args, &locations.repo_root, 30);
             match &measured {
                 Ok(o) => eprintln!(
