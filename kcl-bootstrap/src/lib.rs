@@ -122,6 +122,8 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
             cwd: cwd.clone(),
             path_env: std::env::var_os("PATH"),
             kcl_major,
+            kcl_version: lock.kcl_version.clone(),
+            settings: (!lock.settings.is_empty()).then(|| lock.settings.iter().cloned().collect()),
             dialect: properties::keys::Dialect::for_version(&lock.kcl_version),
         };
         let findings = properties::validate(&entries, &ctx);

@@ -56,6 +56,9 @@ pub struct Lock {
     pub min_java: u32,
     /// The jars, in Maven's classpath order.
     pub jars: Vec<LockedJar>,
+    /// The settings keys this daemon version accepts, with their Java type (from `javap` of
+    /// `MultiLangDaemonConfiguration` when the lock was generated); empty in older locks.
+    pub settings: Vec<(String, String)>,
     /// SHA-256 of the lock text, used to tie cache markers to the exact lock that produced them.
     pub digest: [u8; 32],
 }
@@ -90,6 +93,7 @@ impl Lock {
         let mut kcl_version = None;
         let mut min_java = None;
         let mut jars = Vec::new();
+        let mut settings = Vec::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
             let err = |message: String| LockError { line, message };
@@ -132,6 +136,9 @@ impl Lock {
                             .map_err(|_| err(format!("java '{}' is not a number", fields[5])))?,
                     });
                 }
+                "key" if fields.len() == 3 => {
+                    settings.push((fields[1].to_string(), fields[2].to_string()))
+                }
                 other => {
                     return Err(err(format!(
                         "unexpected line starting with '{other}' ({} fields)",
@@ -167,6 +174,7 @@ impl Lock {
             kcl_version,
             min_java,
             jars,
+            settings,
             digest: crate::digest::sha256(text.as_bytes()),
         })
     }
@@ -215,6 +223,11 @@ mod tests {
             assert!(lock.jars.iter().any(|j| j.coordinates == main), "{version}");
             assert!(lock.jars.len() > 50, "{version}: only {}", lock.jars.len());
             assert!(lock.min_java >= 8);
+            assert!(
+                lock.settings
+                    .iter()
+                    .any(|(k, t)| k == "streamName" && t == "java.lang.String")
+            );
         }
         assert!(Lock::builtin(DEFAULT_KCL_VERSION).is_some());
         assert!(DEFAULT_KCL_VERSION.starts_with("3."));

@@ -28,6 +28,8 @@ pub enum ValueType {
     Tags,
     /// A stream ARN.
     StreamArn,
+    /// A setter exists but no converter from text: setting it from a file fails.
+    Unsettable,
 }
 
 /// Which daemon generations read a key.
@@ -95,11 +97,11 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     k("retrievalMode", Enum(RETRIEVAL_MODES), Kcl2),
     k("timeoutInSeconds", Int, Kcl2),
     k("shutdownGraceMillis", Long, Kcl2),
-    k("validateSequenceNumberBeforeCheckpointing", Bool, Kcl2),
+    k("validateSequenceNumberBeforeCheckpointing", PrimitiveBool, Kcl2),
     // Polling.
     k("maxRecords", Int, Kcl2),
     k("idleTimeBetweenReadsInMillis", Long, Kcl2),
-    k("millisBehindLatestThresholdForReducedTps", Long, Kcl2),
+    k("millisBehindLatestThresholdForReducedTps", Long, Kcl3),
     k("retryGetRecordsInSeconds", Int, Kcl2),
     k("maxGetRecordsThreadPool", Int, Kcl2),
     // Fan-out (nested only).
@@ -124,8 +126,8 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     k("cleanupLeasesUponShardCompletion", PrimitiveBool, Kcl2),
     k("ignoreUnexpectedChildShards", PrimitiveBool, Kcl2),
     k("enablePriorityLeaseAssignment", Bool, Kcl3),
-    k("leaseTableDeletionProtectionEnabled", Bool, Kcl2),
-    k("leaseTablePitrEnabled", Bool, Kcl2),
+    k("leaseTableDeletionProtectionEnabled", Bool, Kcl3),
+    k("leaseTablePitrEnabled", Bool, Kcl3),
     // Coordinator.
     k("parentShardPollIntervalMillis", Long, Kcl2),
     k(
@@ -134,6 +136,7 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
         Kcl2,
     ),
     k("schedulerInitializationBackoffTimeMillis", Long, Kcl2),
+    k("shardPrioritization", Unsettable, Kcl2),
     k("clientVersionConfig", Enum(CLIENT_VERSIONS), Kcl3),
     k("migrateAllEntitiesToLeaseTable", PrimitiveBool, Kcl3),
     k("tableMigrationCompleteBakeTimeSeconds", Long, Kcl3),

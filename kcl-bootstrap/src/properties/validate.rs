@@ -6,6 +6,7 @@
 
 use super::keys::{self, KnownKey, Since, ValueType};
 use super::parser::Entry;
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -57,8 +58,14 @@ pub struct Context {
     pub cwd: PathBuf,
     /// The `PATH` the daemon will search for a bare `executableName`.
     pub path_env: Option<OsString>,
-    /// Major version of the KCL being launched (2 or 3), to flag 3.x-only keys on 2.x.
+    /// Major version of the KCL being launched (2 or 3), to flag 3.x-only keys on 2.x when
+    /// `settings` is not known.
     pub kcl_major: u32,
+    /// The launched version, for messages.
+    pub kcl_version: String,
+    /// The settings this exact daemon version accepts (bean property name -> Java type), from
+    /// its lock; `None` falls back to the built-in table.
+    pub settings: Option<HashMap<String, String>>,
     /// How that version spells the credential keys and names providers.
     pub dialect: keys::Dialect,
 }
@@ -194,7 +201,18 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
 
     for e in &effective {
         match keys::lookup(&e.key, ctx.dialect) {
-            Some(known) => check_value(known, e, ctx, &mut out),
+            Some(known) if !in_version(known, ctx) => out.push(warn(
+                Some(e.line),
+                format!(
+                    "'{}' is not a setting of KCL {} (it comes from a newer release); this daemon ignores it",
+                    e.key, ctx.kcl_version
+                ),
+            )),
+            Some(known) => check_value(&e.key, known.ty, known.since, e, ctx, &mut out),
+            None if let Some(java_type) = ctx.settings.as_ref().and_then(|s| s.get(&e.key)) => {
+                // A setting of this daemon version that the built-in table does not describe.
+                check_value(&e.key, value_type_of(java_type), Since::Kcl2, e, ctx, &mut out)
+            }
             None if keys::NESTED_CLIENT_PREFIXES.iter().any(|p| e.key.starts_with(p)) => {}
             None => match keys::near_miss(&e.key) {
                 Some(k) => out.push(err(
@@ -279,7 +297,14 @@ pub fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
     out
 }
 
-fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnostic>) {
+fn check_value(
+    key: &str,
+    ty: ValueType,
+    since: Since,
+    e: &Entry,
+    ctx: &Context,
+    out: &mut Vec<Diagnostic>,
+) {
     let err = |message: String| Diagnostic {
         severity: Severity::Error,
         line: Some(e.line),
@@ -290,21 +315,17 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
         line: Some(e.line),
         message,
     };
-    let key = known.name;
     let value = e.value.as_str();
     let trimmed = value.trim();
 
-    if known.since == Since::Kcl3 && ctx.kcl_major < 3 {
+    if since == Since::Kcl3 && ctx.kcl_major < 3 && ctx.settings.is_none() {
         out.push(warn(format!(
             "'{key}' is a KCL 3.x setting; the KCL {} daemon ignores it",
             ctx.kcl_major
         )));
     }
     // Trailing whitespace matters for values the daemon does not trim.
-    let trims = matches!(
-        known.ty,
-        ValueType::Int | ValueType::Long | ValueType::Double
-    );
+    let trims = matches!(ty, ValueType::Int | ValueType::Long | ValueType::Double);
     if !trims && key != "executableName" && value != value.trim_end() && !trimmed.is_empty() {
         if key == "regionName" {
             // `Region.of("us-east-1 ")` is accepted, then endpoint resolution fails at run time.
@@ -318,9 +339,9 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
         }
     }
 
-    match known.ty {
+    match ty {
         ValueType::Int | ValueType::Long => {
-            let ok = if known.ty == ValueType::Int {
+            let ok = if ty == ValueType::Int {
                 trimmed.parse::<i32>().map(i64::from).ok()
             } else {
                 trimmed.parse::<i64>().ok()
@@ -328,7 +349,7 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
             match ok {
                 None => out.push(err(format!(
                     "'{key}' must be a whole number{}; the daemon would silently use 0 for '{value}'",
-                    if known.ty == ValueType::Int { " (32-bit)" } else { "" }
+                    if ty == ValueType::Int { " (32-bit)" } else { "" }
                 ))),
                 Some(0) if key == "timeoutInSeconds" => out.push(err(
                     "'timeoutInSeconds = 0' makes the daemon halt the JVM on the very first read from a processor; \
@@ -352,7 +373,7 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
                 "'{key}' must be true or false, not '{value}': the daemon reads anything else (including a trailing \
                  space) as false"
             ))),
-            Some(false) if known.ty == ValueType::PrimitiveBool => out.push(warn(format!(
+            Some(false) if ty == ValueType::PrimitiveBool => out.push(warn(format!(
                 "'{key} = false' has no effect: this setting can only be switched on; remove the line"
             ))),
             Some(_) => {}
@@ -399,11 +420,50 @@ fn check_value(known: &KnownKey, e: &Entry, ctx: &Context, out: &mut Vec<Diagnos
                 )));
             }
         }
+        ValueType::Unsettable => out.push(err(format!(
+            "'{key}' cannot be set from a properties file (the daemon has no converter from text for it); remove it"
+        ))),
         ValueType::Text => {
             if key == "executableName" && !trimmed.is_empty() {
                 check_executable(value, ctx, out, e.line);
             }
         }
+    }
+}
+
+/// Keys the daemon reads itself (not bean settings), present in every version.
+const DAEMON_KEYS: &[&str] = &["executableName", "processingLanguage", "maxActiveThreads"];
+
+/// `Introspector.decapitalize`: the BeanUtils property name of a setter's suffix.
+fn bean_property(name: &str) -> String {
+    let mut chars = name.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_ascii_uppercase() && b.is_ascii_uppercase() => name.to_string(),
+        (Some(a), _) => a.to_ascii_lowercase().to_string() + &name[a.len_utf8()..],
+        _ => name.to_string(),
+    }
+}
+
+/// True if the launched version has this setting (always true without a settings list).
+fn in_version(known: &KnownKey, ctx: &Context) -> bool {
+    let Some(settings) = &ctx.settings else {
+        return true;
+    };
+    DAEMON_KEYS.contains(&known.name)
+        || known.name.contains('.')
+        || known.ty == ValueType::Credentials
+        || settings.contains_key(&bean_property(known.name))
+}
+
+/// How a value of a setter's Java type is converted (unknown types are not checked).
+fn value_type_of(java_type: &str) -> ValueType {
+    match java_type {
+        "int" | "java.lang.Integer" => ValueType::Int,
+        "long" | "java.lang.Long" => ValueType::Long,
+        "double" | "java.lang.Double" => ValueType::Double,
+        "boolean" => ValueType::PrimitiveBool,
+        "java.lang.Boolean" => ValueType::Bool,
+        _ => ValueType::Text,
     }
 }
 
@@ -648,6 +708,8 @@ mod tests {
             cwd: std::env::temp_dir(),
             path_env: std::env::var_os("PATH"),
             kcl_major: 3,
+            kcl_version: "3.1.3".into(),
+            settings: None,
             dialect: keys::Dialect::SdkV2,
         }
     }
@@ -930,6 +992,96 @@ mod tests {
             &c,
         );
         assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn settings_from_the_lock_decide_what_this_version_reads() {
+        let settings: HashMap<String, String> = [
+            ("applicationName", "java.lang.String"),
+            ("streamName", "java.lang.String"),
+            (
+                "retrievalMode",
+                "software.amazon.kinesis.multilang.config.RetrievalMode",
+            ),
+            ("shutdownGraceMillis", "long"),
+            ("brandNewSetting", "int"),
+            ("awsCredentialsProvider", "java.lang.String"),
+        ]
+        .into_iter()
+        .map(|(k, t)| (k.to_string(), t.to_string()))
+        .collect();
+        let c = Context {
+            settings: Some(settings),
+            ..ctx()
+        };
+        // A key from the table that this version lacks (3.5's leaseTableScanTotalSegments on 3.1.3).
+        let d = check_with(&format!("{GOOD}leaseTableScanTotalSegments = 4\n"), &c);
+        assert!(
+            has(&d, Severity::Warning, Some(7), "not a setting of KCL 3.1.3"),
+            "{d:?}"
+        );
+        // A setting of this version missing from the table is accepted and type-checked.
+        assert!(check_with(&format!("{GOOD}brandNewSetting = 3\n"), &c).is_empty());
+        let d = check_with(&format!("{GOOD}brandNewSetting = three\n"), &c);
+        assert!(has(&d, Severity::Error, Some(7), "whole number"), "{d:?}");
+        assert_eq!(
+            bean_property("AwsCredentialsProvider"),
+            "awsCredentialsProvider"
+        );
+        assert_eq!(
+            bean_property("AWSCredentialsProvider"),
+            "AWSCredentialsProvider"
+        );
+    }
+
+    #[test]
+    fn key_table_agrees_with_the_daemons_own_setters() {
+        // The lock's settings come from javap of the real daemon classes.
+        for version in crate::lock::supported_versions() {
+            let lock = crate::lock::Lock::builtin(version).unwrap();
+            let settings: HashMap<String, String> = lock.settings.iter().cloned().collect();
+            let c = Context {
+                settings: Some(settings.clone()),
+                ..ctx()
+            };
+            for known in keys::KNOWN_KEYS {
+                let present = in_version(known, &c);
+                if known.since == Since::Kcl2 {
+                    assert!(
+                        present,
+                        "{} is marked KCL 2.x but {version} lacks it",
+                        known.name
+                    );
+                }
+                if let Some(java_type) = settings.get(&bean_property(known.name))
+                    && matches!(
+                        value_type_of(java_type),
+                        ValueType::Int
+                            | ValueType::Long
+                            | ValueType::Bool
+                            | ValueType::PrimitiveBool
+                            | ValueType::Double
+                    )
+                {
+                    assert_eq!(
+                        known.ty,
+                        value_type_of(java_type),
+                        "{} in {version}",
+                        known.name
+                    );
+                }
+            }
+            // Every setting of the daemon is described by the table, so typos of any of them are caught.
+            for property in settings.keys() {
+                let described = keys::KNOWN_KEYS.iter().any(|k| {
+                    bean_property(k.name) == *property || k.name.eq_ignore_ascii_case(property)
+                });
+                assert!(
+                    described,
+                    "{version}: setting {property} is missing from the key table"
+                );
+            }
+        }
     }
 
     #[test]
