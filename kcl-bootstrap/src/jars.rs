@@ -216,7 +216,7 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
             ),
         });
     }
-    let _guard = if writable_state {
+    let guard = if writable_state {
         Some(lock_dir(&state_dir, opts.progress)?)
     } else {
         None
@@ -226,7 +226,7 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
         return Ok(paths);
     }
 
-    if _guard.is_some() {
+    if guard.is_some() {
         remove_stale_downloads(&dir);
     }
     let is_cache = matches!(opts.location, JarLocation::Cache);

@@ -97,7 +97,11 @@ pub const KNOWN_KEYS: &[KnownKey] = &[
     k("retrievalMode", Enum(RETRIEVAL_MODES), Kcl2),
     k("timeoutInSeconds", Int, Kcl2),
     k("shutdownGraceMillis", Long, Kcl2),
-    k("validateSequenceNumberBeforeCheckpointing", PrimitiveBool, Kcl2),
+    k(
+        "validateSequenceNumberBeforeCheckpointing",
+        PrimitiveBool,
+        Kcl2,
+    ),
     // Polling.
     k("maxRecords", Int, Kcl2),
     k("idleTimeBetweenReadsInMillis", Long, Kcl2),
