@@ -231,6 +231,7 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
     }
     let is_cache = matches!(opts.location, JarLocation::Cache);
     let mut missing = Vec::new();
+    let mut present = Vec::new();
     for (jar, path) in lock.jars.iter().zip(&paths) {
         match fs::metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => missing.push(jar),
@@ -240,34 +241,37 @@ pub fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarError> {
                     message: format!("cannot read: {e}"),
                 });
             }
-            Ok(_) => match verify_file(path, jar) {
-                Ok(()) => {}
-                Err(detail) if is_cache => {
-                    note(
-                        opts.progress,
-                        &format!(
-                            "cached {} is damaged ({detail}); downloading it again",
-                            jar.file_name()
-                        ),
-                    );
-                    fs::remove_file(path).map_err(|e| JarError::Cache {
-                        path: path.clone(),
-                        message: format!("cannot remove the damaged jar: {e}"),
-                    })?;
-                    missing.push(jar);
-                }
-                Err(detail) => {
-                    return Err(JarError::Mismatch {
-                        file: path.clone(),
-                        detail,
-                        advice: format!(
-                            "The jar folder must hold exactly the jars of the KCL {} lock: delete or replace this file \
-                             (kcl-bootstrap downloads missing jars unless --offline)",
-                            lock.kcl_version
-                        ),
-                    });
-                }
-            },
+            Ok(_) => present.push((jar, path)),
+        }
+    }
+    for ((jar, path), verdict) in present.iter().zip(verify_all(&present)) {
+        match verdict {
+            Ok(()) => {}
+            Err(detail) if is_cache => {
+                note(
+                    opts.progress,
+                    &format!(
+                        "cached {} is damaged ({detail}); downloading it again",
+                        jar.file_name()
+                    ),
+                );
+                fs::remove_file(path).map_err(|e| JarError::Cache {
+                    path: path.to_path_buf(),
+                    message: format!("cannot remove the damaged jar: {e}"),
+                })?;
+                missing.push(jar);
+            }
+            Err(detail) => {
+                return Err(JarError::Mismatch {
+                    file: path.to_path_buf(),
+                    detail,
+                    advice: format!(
+                        "The jar folder must hold exactly the jars of the KCL {} lock: delete or replace this file \
+                         (kcl-bootstrap downloads missing jars unless --offline)",
+                        lock.kcl_version
+                    ),
+                });
+            }
         }
     }
 
@@ -304,6 +308,43 @@ fn remove_stale_downloads(dir: &Path) {
             let _ = fs::remove_file(entry.path());
         }
     }
+}
+
+/// Verifies files on all cores (hashing ~75 MB is the slow part of a cold start or `--verify`);
+/// results come back in input order.
+fn verify_all(files: &[(&LockedJar, &PathBuf)]) -> Vec<Result<(), String>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<(), String>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((jar, path)) = files.get(i) else {
+                        return;
+                    };
+                    let verdict = verify_file(path, jar);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(verdict);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err("verification did not complete".into()))
+        })
+        .collect()
 }
 
 /// Checks size, SHA-256 and zip structure of one file against the lock.

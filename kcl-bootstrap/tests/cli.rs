@@ -429,3 +429,18 @@ fn list_versions_and_help() {
         assert!(out.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn documented_help_is_the_real_help() {
+    let (code, help, _) = run(Command::new(env!("CARGO_BIN_EXE_kcl-bootstrap")).arg("--help"));
+    assert_eq!(code, 0);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let docs: Vec<String> = ["docs/bootstrap.md", "README.md"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(root.join(f)).ok())
+        .collect();
+    assert!(
+        docs.iter().any(|d| d.contains(help.trim_end())),
+        "docs/bootstrap.md (or README.md) must show the current `kcl-bootstrap --help` verbatim; regenerate it"
+    );
+}
