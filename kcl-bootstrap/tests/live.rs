@@ -33,17 +33,40 @@ fn live_default_lock_downloads_verifies_and_starts_the_daemon() {
     if !live_enabled("live_default_lock_downloads_verifies_and_starts_the_daemon") {
         return;
     }
+    live_lock(
+        kcl_bootstrap::lock::DEFAULT_KCL_VERSION,
+        "AwsCredentialsProvider = DefaultCredentialsProvider",
+    );
+}
+
+#[test]
+fn live_kcl2_lock_downloads_verifies_and_starts_the_daemon() {
+    if !live_enabled("live_kcl2_lock_downloads_verifies_and_starts_the_daemon") {
+        return;
+    }
+    let v2 = kcl_bootstrap::lock::supported_versions()
+        .find(|v| v.starts_with("2."))
+        .unwrap();
+    // KCL 2.x before 2.7 reads exactly this key, with SDK v1 provider names.
+    live_lock(
+        v2,
+        "AWSCredentialsProvider = DefaultAWSCredentialsProviderChain",
+    );
+}
+
+/// Downloads `version` into a fresh cache, re-hashes every jar, checks that the daemon reaches its
+/// properties loading, then that it configures itself and starts.
+fn live_lock(version: &str, credentials_line: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let cwd = tmp.path().join("app");
     std::fs::create_dir_all(&cwd).unwrap();
-    let lock =
-        kcl_bootstrap::lock::Lock::builtin(kcl_bootstrap::lock::DEFAULT_KCL_VERSION).unwrap();
+    let lock = kcl_bootstrap::lock::Lock::builtin(version).unwrap();
 
     // 1. Download and verify (the binary verifies; the test re-hashes independently).
     std::fs::write(
         cwd.join("missing-exe.properties"),
-        "applicationName = live\nstreamName = s\nAwsCredentialsProvider = DefaultCredentialsProvider\n",
+        format!("applicationName = live\nstreamName = s\n{credentials_line}\n"),
     )
     .unwrap();
     let out = bootstrap(&cache, &cwd)
@@ -52,6 +75,8 @@ fn live_default_lock_downloads_verifies_and_starts_the_daemon() {
             "missing-exe.properties",
             "--no-validate",
             "--print-classpath",
+            "--kcl-version",
+            version,
         ])
         .output()
         .unwrap();
@@ -75,6 +100,8 @@ fn live_default_lock_downloads_verifies_and_starts_the_daemon() {
             "--no-validate",
             "--offline",
             "-e",
+            "--kcl-version",
+            version,
         ])
         .output()
         .unwrap();
@@ -86,17 +113,25 @@ fn live_default_lock_downloads_verifies_and_starts_the_daemon() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("Must provide an executable name"), "{all}");
 
-    // 3. A valid file: the daemon configures the scheduler and starts; SIGTERM stops it.
+    // 3. A valid file (validation on): the daemon configures the scheduler and starts; SIGTERM stops it.
     std::fs::write(
         cwd.join("live.properties"),
-        "executableName = sh\napplicationName = live\nstreamName = s\n\
-         AwsCredentialsProvider = DefaultCredentialsProvider\nregionName = us-east-1\n\
-         kinesisEndpoint = http://127.0.0.1:9\ndynamoDBEndpoint = http://127.0.0.1:9\nmetricsLevel = NONE\n\
-         retrievalMode = POLLING\nshutdownGraceMillis = 2000\n",
+        format!(
+            "executableName = sh\napplicationName = live\nstreamName = s\n{credentials_line}\n\
+             regionName = us-east-1\nkinesisEndpoint = http://127.0.0.1:9\ndynamoDBEndpoint = http://127.0.0.1:9\n\
+             metricsLevel = NONE\nretrievalMode = POLLING\nshutdownGraceMillis = 2000\n"
+        ),
     )
     .unwrap();
     let mut child = bootstrap(&cache, &cwd)
-        .args(["-p", "live.properties", "--offline", "-e"])
+        .args([
+            "-p",
+            "live.properties",
+            "--offline",
+            "-e",
+            "--kcl-version",
+            version,
+        ])
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .stdout(Stdio::piped())
