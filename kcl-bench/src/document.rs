@@ -79,6 +79,11 @@ how fast a child catches up. `kcl-bench` replays the daemon's side of the protoc
     let _ = writeln!(out, "| date | {} |", m.date);
     let _ = writeln!(
         out,
+        "| load average at the end (1/5/15 min) | {} |",
+        m.load_average
+    );
+    let _ = writeln!(
+        out,
         "| rounds | {} (children alternate within each round; medians shown) |\n",
         doc.rounds
     );

@@ -22,6 +22,12 @@ pub struct MachineFacts {
     pub node: String,
     /// UTC time of the run.
     pub date: String,
+    /// `/proc/loadavg` when the run ended (1, 5 and 15 minute load): other work on the machine
+    /// moves absolute figures, ratios less.
+    pub load_average: String,
+    /// The last commit touching `kcl-protocol`, with "+ uncommitted changes" if its sources differ
+    /// from that commit (the benchmark builds the working tree).
+    pub kcl_protocol_revision: String,
 }
 
 fn first_line_of(program: &str, args: &[&str]) -> String {
@@ -46,8 +52,43 @@ fn first_line_of(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "not found".to_string())
 }
 
+/// The last commit touching `kcl-protocol` in `repo_root`, marked when the sources differ from it.
+fn kcl_protocol_revision(repo_root: &Path) -> String {
+    let root = repo_root.to_string_lossy();
+    let commit = first_line_of(
+        "git",
+        &[
+            "-C",
+            &root,
+            "log",
+            "-1",
+            "--format=%h %s",
+            "--",
+            "kcl-protocol",
+        ],
+    );
+    let dirty = Command::new("git")
+        .args([
+            "-C",
+            &root,
+            "status",
+            "--porcelain",
+            "--",
+            "kcl-protocol/src",
+            "kcl-protocol/Cargo.toml",
+        ])
+        .output()
+        .map(|out| !out.stdout.is_empty())
+        .unwrap_or(false);
+    if dirty {
+        format!("{commit} + uncommitted changes")
+    } else {
+        commit
+    }
+}
+
 /// Reads the facts; anything that cannot be read says "unknown" or "not found".
-pub fn read(venv: &Path) -> MachineFacts {
+pub fn read(repo_root: &Path, venv: &Path) -> MachineFacts {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu_model = cpuinfo
         .lines()
@@ -83,5 +124,14 @@ pub fn read(venv: &Path) -> MachineFacts {
         python: first_line_of(&python.to_string_lossy(), &["--version"]),
         node: first_line_of("node", &["--version"]),
         date: first_line_of("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        load_average: std::fs::read_to_string("/proc/loadavg")
+            .map(|load| {
+                load.split_whitespace()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|_| "unknown".to_string()),
+        kcl_protocol_revision: kcl_protocol_revision(repo_root),
     }
 }

@@ -230,7 +230,7 @@ fn run(args: &Args) -> Result<(), String> {
         None => Err("kcl-bootstrap was not given (--bootstrap)".to_string()),
     };
 
-    let facts = machine::read(&locations.venv());
+    let facts = machine::read(&locations.repo_root, &locations.venv());
     let subtitle = format!(
         "{} x {}, {}; medians of {rounds} rounds; `{}`",
         facts.cpus, facts.cpu_model, facts.date, args.command_line
