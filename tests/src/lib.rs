@@ -1,1 +1,24 @@
-//! placeholder
+//! `kcl-e2e`: the harness for the end-to-end scenarios with the real Java MultiLangDaemon.
+//!
+//! The scenarios (`tests/e2e/`) run `kcl-bootstrap -p FILE -e` (which exec's the daemon's JVM)
+//! against the local AWS stack (`scripts/local-stack`: kinesis-local + moto on 127.0.0.1), with the
+//! `e2e-consumer` processor (`src/bin/e2e-consumer.rs`) or the samples as the daemon's children, and
+//! assert on data: the records in the processor's sink, the lease table's checkpoints, the objects
+//! in S3.
+//!
+//! - [`stack`]: one stack per test process, on free ports, stopped by PID when the process ends;
+//! - [`scenario`]: fresh names, a directory and timings per scenario;
+//! - [`properties`]: the daemon properties template;
+//! - [`worker`]: a daemon process in its own process group, killed on drop;
+//! - [`aws`]: SDK clients on the stack, producing records, splitting shards, scanning leases;
+//! - [`sink`]: what `e2e-consumer` writes and the scenarios read;
+//! - [`wait`]: polling with a deadline.
+
+pub mod aws;
+pub mod paths;
+pub mod properties;
+pub mod scenario;
+pub mod sink;
+pub mod stack;
+pub mod wait;
+pub mod worker;

@@ -1,0 +1,162 @@
+//! `e2e-consumer`: the record processor the end-to-end scenarios run under the real daemon.
+//!
+//! It appends every delivered record to `$E2E_SINK_DIR/records/<shardId>` (fsync'ed) and only then
+//! checkpoints the batch, so the sink is always a superset of what the lease table says is done.
+//! Lifecycle events go to `$E2E_SINK_DIR/events/<shardId>` (see `kcl_e2e::sink`). On
+//! `shutdownRequested` it checkpoints at the latest delivered record; on `shardEnded` at SHARD_END.
+//!
+//! Failure injection (scenario 6), all optional:
+//! - `E2E_FAIL_AFTER_BATCHES=N`: fail on the first non-empty batch after N batches of this process,
+//!   *before* writing it to the sink;
+//! - `E2E_FAIL_SHARD=<shardId>`: only on this shard (default: any);
+//! - `E2E_FAIL_MODE=error|panic` (default `error`): return `Err` or panic;
+//! - `E2E_FAIL_MARKER=<path>`: fail only if this file does not exist yet (it is created atomically
+//!   first), so exactly one child of the whole run fails and the restarted worker runs clean.
+//!
+//! The failure goes through kcl-protocol's default policy (`FailurePolicy::Exit`): the action is not
+//! acknowledged and the process exits non-zero.
+
+use std::fs::OpenOptions;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kcl_e2e::sink::{SINK_DIR_ENV, SinkWriter};
+use kcl_protocol::{
+    BoxError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor,
+    RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
+};
+
+/// Where and when to fail, read once from the environment.
+#[derive(Debug, Default)]
+struct FailureInjection {
+    after_batches: Option<u64>,
+    shard_id: Option<String>,
+    panic: bool,
+    marker: Option<PathBuf>,
+}
+
+impl FailureInjection {
+    fn from_env() -> Self {
+        FailureInjection {
+            after_batches: std::env::var("E2E_FAIL_AFTER_BATCHES").ok().and_then(|v| v.parse().ok()),
+            shard_id: std::env::var("E2E_FAIL_SHARD").ok().filter(|v| !v.is_empty()),
+            panic: std::env::var("E2E_FAIL_MODE").is_ok_and(|v| v == "panic"),
+            marker: std::env::var_os("E2E_FAIL_MARKER").map(PathBuf::from),
+        }
+    }
+
+    /// Whether this batch must fail; claims the marker file if one is configured.
+    fn should_fail(&self, shard_id: &str, batches_done: u64) -> bool {
+        let Some(after) = self.after_batches else { return false };
+        if batches_done != after || self.shard_id.as_deref().is_some_and(|s| s != shard_id) {
+            return false;
+        }
+        match &self.marker {
+            None => true,
+            Some(path) => OpenOptions::new().write(true).create_new(true).open(path).is_ok(),
+        }
+    }
+}
+
+struct E2eProcessor {
+    sink_dir: PathBuf,
+    writer: Option<SinkWriter>,
+    batches: u64,
+    failure: FailureInjection,
+}
+
+impl E2eProcessor {
+    fn writer(&self) -> Result<&SinkWriter, BoxError> {
+        self.writer.as_ref().ok_or_else(|| "a callback arrived before initialize".into())
+    }
+}
+
+impl Processor for E2eProcessor {
+    fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
+        let writer = SinkWriter::new(&self.sink_dir, input.shard_id())?;
+        let checkpoint = input.checkpoint().map(ToString::to_string).unwrap_or_else(|| "none".into());
+        writer.event("initialize", &checkpoint)?;
+        self.writer = Some(writer);
+        Ok(())
+    }
+
+    fn process_records(
+        &mut self,
+        input: &ProcessRecordsInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        let records = input.records();
+        if records.is_empty() {
+            return Ok(());
+        }
+        let writer = self.writer()?;
+        if self.failure.should_fail(writer.shard_id(), self.batches) {
+            let mode = if self.failure.panic { "panic" } else { "error" };
+            writer.event("fail", mode)?;
+            if self.failure.panic {
+                panic!("injected panic on batch {} of {}", self.batches + 1, writer.shard_id());
+            }
+            return Err(format!("injected failure on batch {} of {}", self.batches + 1, writer.shard_id()).into());
+        }
+        writer.append_records(records.iter().map(|r| {
+            (r.sequence_number().as_str(), r.sub_sequence_number(), r.data())
+        }))?;
+        let last = &records[records.len() - 1];
+        RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
+        writer.event("checkpoint", last.sequence_number().as_str())?;
+        self.batches += 1;
+        Ok(())
+    }
+
+    fn lease_lost(&mut self, _input: &LeaseLostInput) -> Result<(), BoxError> {
+        self.writer()?.event("leaseLost", "")?;
+        Ok(())
+    }
+
+    fn shard_ended(
+        &mut self,
+        _input: &ShardEndedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        let writer = self.writer()?;
+        writer.event("shardEnded", "")?;
+        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        writer.event("shardEndCheckpoint", "SHARD_END")?;
+        Ok(())
+    }
+
+    fn shutdown_requested(
+        &mut self,
+        _input: &ShutdownRequestedInput,
+        checkpointer: &mut Checkpointer<'_>,
+    ) -> Result<(), BoxError> {
+        let writer = self.writer()?;
+        writer.event("shutdownRequested", "")?;
+        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        writer.event("shutdownCheckpoint", "")?;
+        Ok(())
+    }
+}
+
+fn main() -> ExitCode {
+    if let Err(error) = kcl_protocol::logging::init() {
+        eprintln!("e2e-consumer: cannot set up logging: {error}");
+    }
+    let Some(sink_dir) = std::env::var_os(SINK_DIR_ENV).map(PathBuf::from) else {
+        eprintln!("e2e-consumer: set {SINK_DIR_ENV} to the directory the records are written to");
+        return ExitCode::from(2);
+    };
+    let processor = E2eProcessor {
+        sink_dir,
+        writer: None,
+        batches: 0,
+        failure: FailureInjection::from_env(),
+    };
+    match kcl_protocol::run(processor) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("e2e-consumer: stopped: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
