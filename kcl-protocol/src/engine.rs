@@ -2,7 +2,7 @@
 //! stdin ends. The failure policy, the legacy KCL 1.x mapping and the SHARD_END safety net live
 //! here; the wire format lives in [`wire`](crate::wire), stdio set-up in `stdio`.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -154,8 +154,8 @@ impl Runtime {
         let output = stdio::protocol_output(self.guard_stdout).map_err(Error::Setup)?;
         stdio::apply_signal_handling(self.signals).map_err(Error::Setup)?;
         let leading_newline = self.leading_newline.unwrap_or(!output.is_private());
-        // 64 KiB reads (one pipe buffer), into the engine's single reusable line buffer.
-        let input = BufReader::with_capacity(64 * 1024, io::stdin().lock());
+        // The engine's line reader reads into its own buffer; large reads bypass stdin's buffer.
+        let input = io::stdin().lock();
         Engine::new(&self, processor, input, output, leading_newline).run()
     }
 

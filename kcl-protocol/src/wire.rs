@@ -35,41 +35,59 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::processor::ProcessRecordsInput;
 use crate::record::Record;
-
-/// Standard alphabet; padding accepted whether present or not (the daemon always pads).
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 
 // ---------------------------------------------------------------------------------------------
 // Framing
 // ---------------------------------------------------------------------------------------------
 
 /// Reads lines from the daemon with one reusable buffer.
+///
+/// The reader reads straight into its own buffer (no intermediate copy) and finds line ends with a
+/// SIMD search. Lines are handed out as `&str` borrowed from that buffer when they are valid UTF-8
+/// (the normal case); otherwise a lossy copy is made. The buffer grows to the longest line seen and
+/// is kept; it grows by at most 1/32 at a time so that it stays close to the longest line's
+/// size (peak memory matters with 14 MB batches).
 pub(crate) struct LineReader<R> {
     inner: R,
-    /// The current line as text (its allocation is reused for the next line).
-    line: String,
+    /// Bytes read so far; `buffer[start..end]` is not consumed yet.
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Where the search for the next `\n` continues (everything before it was searched).
+    scanned: usize,
+    /// The current line: `buffer[line.0..line.1]`, without its line ending.
+    line: (usize, usize),
+    /// The current line decoded lossily, when it was not valid UTF-8.
+    lossy: Option<String>,
     /// `next_line` hands out the current line again instead of reading (see [`Self::unread`]).
     replay: bool,
+    eof: bool,
     lossy_warned: bool,
 }
 
-impl<R: BufRead> LineReader<R> {
+/// The smallest read once lines get long; small lines (the idle case) use a small buffer, so an
+/// idle child touches as little memory as possible.
+const MIN_READ: usize = 8 * 1024;
+const INITIAL_BUFFER: usize = 1024;
+
+impl<R: io::Read> LineReader<R> {
     pub(crate) fn new(inner: R) -> Self {
         LineReader {
             inner,
-            line: String::new(),
+            buffer: Vec::new(),
+            start: 0,
+            end: 0,
+            scanned: 0,
+            line: (0, 0),
+            lossy: None,
             replay: false,
+            eof: false,
             lossy_warned: false,
         }
     }
@@ -78,34 +96,91 @@ impl<R: BufRead> LineReader<R> {
     pub(crate) fn next_line(&mut self) -> io::Result<Option<&str>> {
         if self.replay {
             self.replay = false;
-            return Ok(Some(&self.line));
+            return Ok(Some(self.current()));
         }
-        let mut bytes = std::mem::take(&mut self.line).into_bytes();
-        bytes.clear();
-        if self.inner.read_until(b'\n', &mut bytes)? == 0 {
-            return Ok(None);
+        self.lossy = None;
+        let (line_start, line_end) = loop {
+            if let Some(offset) = memchr::memchr(b'\n', &self.buffer[self.scanned..self.end]) {
+                let newline = self.scanned + offset;
+                let line = (self.start, newline);
+                self.start = newline + 1;
+                self.scanned = self.start;
+                break line;
+            }
+            self.scanned = self.end;
+            if self.eof {
+                if self.start == self.end {
+                    return Ok(None);
+                }
+                // A last line without a line ending.
+                let line = (self.start, self.end);
+                self.start = self.end;
+                break line;
+            }
+            self.fill()?;
+        };
+        let mut end = line_end;
+        if end > line_start && self.buffer[end - 1] == b'\r' {
+            end -= 1;
         }
-        if bytes.last() == Some(&b'\n') {
-            bytes.pop();
-        }
-        if bytes.last() == Some(&b'\r') {
-            bytes.pop();
-        }
-        self.line = match String::from_utf8(bytes) {
-            // Valid UTF-8 (the normal case): the buffer becomes the text without a copy.
-            Ok(text) => text,
-            Err(invalid) => {
+        self.line = (line_start, end);
+        match std::str::from_utf8(&self.buffer[line_start..end]) {
+            // Valid UTF-8 (the normal case): borrowed from the buffer, validated once.
+            Ok(text) => Ok(Some(text)),
+            Err(_) => {
                 if !self.lossy_warned {
                     self.lossy_warned = true;
                     tracing::warn!(
-                        "the daemon sent invalid UTF-8; decoding it lossily (U+FFFD). If partition keys \
-                         are non-ASCII, run the daemon with -Dfile.encoding=UTF-8 or Java 18+"
+                        "the daemon sent invalid UTF-8; decoding it lossily (U+FFFD). If partition \
+                         keys are non-ASCII, run the daemon with -Dfile.encoding=UTF-8 or Java 18+"
                     );
                 }
-                String::from_utf8_lossy(invalid.as_bytes()).into_owned()
+                let text = String::from_utf8_lossy(&self.buffer[line_start..end]).into_owned();
+                Ok(Some(self.lossy.insert(text)))
             }
-        };
-        Ok(Some(&self.line))
+        }
+    }
+
+    fn current(&self) -> &str {
+        match &self.lossy {
+            Some(text) => text,
+            // Valid (checked in `next_line`); checked again only on replays, which are rare.
+            None => std::str::from_utf8(&self.buffer[self.line.0..self.line.1]).unwrap_or_default(),
+        }
+    }
+
+    /// Reads more bytes after `end`, first moving unconsumed bytes to the front and growing the
+    /// buffer when less than [`MIN_READ`] bytes are free.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            // Usually nothing or a few bytes: the daemon writes one message and then waits.
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.scanned -= self.start;
+            self.line = (0, 0);
+            self.start = 0;
+        }
+        if self.buffer.is_empty() {
+            self.buffer.resize(INITIAL_BUFFER, 0);
+        } else if self.end == self.buffer.len() {
+            // Full: grow by at least MIN_READ, and by 1/32 of the line for long lines.
+            let grown = self.end + MIN_READ.max(self.end / 32);
+            self.buffer.resize(grown, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buffer[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(count) => {
+                    self.end += count;
+                    return Ok(());
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Makes the next [`next_line`](Self::next_line) return the current line again: a message that
@@ -733,9 +808,17 @@ impl<'de> Visitor<'de> for DataInto<'_> {
     }
     fn visit_str<E: de::Error>(self, text: &str) -> Result<(), E> {
         self.0.clear();
-        BASE64.decode_vec(text.as_bytes(), self.0).map_err(|error| {
-            E::custom(format_args!("a record's data is not valid base64: {error}"))
-        })
+        // The daemon always pads (standard alphabet); unpadded input is accepted too.
+        let engine = if text.len().is_multiple_of(4) {
+            &base64_simd::STANDARD
+        } else {
+            &base64_simd::STANDARD_NO_PAD
+        };
+        engine
+            .decode_append(text.as_bytes(), self.0)
+            .map_err(|error| {
+                E::custom(format_args!("a record's data is not valid base64: {error}"))
+            })
     }
 }
 
@@ -990,11 +1073,7 @@ pub(crate) mod daemon_side {
                 out.push(b',');
             }
             out.extend_from_slice(br#"{"data":""#);
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(record.data())
-                    .as_bytes(),
-            );
+            base64_simd::STANDARD.encode_append(record.data(), &mut out);
             out.extend_from_slice(br#"","partitionKey":"#);
             push_json_string(&mut out, record.partition_key(), false);
             out.extend_from_slice(br#","sequenceNumber":"#);
