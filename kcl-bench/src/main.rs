@@ -158,11 +158,13 @@ fn run(args: &Args) -> Result<(), String> {
                 let measurement = driver::drive(child, workload, transcript, time_limit)
                     .map_err(|e| e.to_string())?;
                 eprintln!(
-                    "round {}/{rounds} ({}) {:<7} cpu {:>7.3} s  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
+                    "round {}/{rounds} ({}) {:<7} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
                     round + 1,
                     workload.id,
                     child.id,
                     measurement.cpu().as_secs_f64(),
+                    measurement.user_cpu.as_secs_f64(),
+                    measurement.sys_cpu.as_secs_f64(),
                     measurement.wall.as_secs_f64(),
                     measurement.peak_rss_kib as f64 / 1024.0,
                     measurement.idle_rss_kib as f64 / 1024.0,
