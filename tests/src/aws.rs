@@ -272,6 +272,16 @@ impl Clients {
         }
     }
 
+    /// The worker holding the KCL 3 leader lock (the DynamoDB lock client's `ownerName` in
+    /// `<application>-CoordinatorState`), if any.
+    pub async fn leader(&self, application: &str) -> Option<String> {
+        let table = format!("{application}-CoordinatorState");
+        let page = self.dynamodb.scan().table_name(table).consistent_read(true).send().await.ok()?;
+        page.items()
+            .iter()
+            .find_map(|item| item.get("ownerName").and_then(|v| v.as_s().ok()).cloned())
+    }
+
     /// Leases keyed by lease key (shard id); empty if the table does not exist yet.
     pub async fn leases_by_shard(&self, table: &str) -> BTreeMap<String, Lease> {
         self.leases(table)

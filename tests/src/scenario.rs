@@ -82,13 +82,24 @@ impl Scenario {
     ) -> Worker {
         let path = self.dir.join(format!("{worker}.properties"));
         properties.write(&path).expect("cannot write the properties file");
+        self.start_worker_with_file(worker, &path, sink, extra_env)
+    }
+
+    /// Starts a worker on an existing properties file (not rendered from the template).
+    pub fn start_worker_with_file(
+        &self,
+        worker: &str,
+        properties: &Path,
+        sink: Option<&Sink>,
+        extra_env: &[(&str, &str)],
+    ) -> Worker {
         let mut env = self.stack.env();
         if let Some(sink) = sink {
             env.push((SINK_DIR_ENV.to_owned(), sink.dir().display().to_string()));
         }
         env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let log = self.dir.join(format!("{worker}.log"));
-        let started = Worker::start(worker, &path, &log, &env)
+        let started = Worker::start(worker, properties, &log, &env)
             .unwrap_or_else(|e| panic!("cannot start worker {worker}: {e}"));
         eprintln!("[{}] worker {worker} started, pid {}, log {}", self.name, started.pid(), log.display());
         started
