@@ -72,6 +72,11 @@ how fast a child catches up. `kcl-bench` replays the daemon's side of the protoc
     );
     let _ = writeln!(
         out,
+        "| kcl-protocol measured | {} |",
+        m.kcl_protocol_revision
+    );
+    let _ = writeln!(
+        out,
         "| Python | {} with amazon_kclpy {KCLPY_VERSION} |",
         m.python
     );

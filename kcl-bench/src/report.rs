@@ -16,6 +16,10 @@ pub struct Summary {
     pub runs: usize,
     /// Child user + system CPU, seconds.
     pub cpu_s: f64,
+    /// Child user CPU, seconds.
+    pub user_s: f64,
+    /// Child system CPU, seconds.
+    pub sys_s: f64,
     /// Child CPU seconds per GB (10^9 bytes) of decoded record data.
     pub cpu_s_per_gb: f64,
     /// Spawn to exit, seconds.
@@ -79,6 +83,8 @@ pub fn summarize(measurements: &[Measurement], workloads: &[Workload]) -> Vec<Su
                 workload: workload.id,
                 runs: runs.len(),
                 cpu_s: med(&|m| m.cpu().as_secs_f64()),
+                user_s: med(&|m| m.user_cpu.as_secs_f64()),
+                sys_s: med(&|m| m.sys_cpu.as_secs_f64()),
                 cpu_s_per_gb: med(&|m| m.cpu().as_secs_f64() / (payload / 1e9)),
                 wall_s: med(&|m| m.wall.as_secs_f64()),
                 records_per_s: med(&|m| {
@@ -184,18 +190,20 @@ pub fn workload_table(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| child | CPU s | CPU s/GB | CPU/GB vs {reference} | wall s | records/s | MB/s | µs/batch | peak RSS MiB | idle RSS MiB | start-up ms | driver CPU s |"
+        "| child | CPU s | user / sys s | CPU s/GB | CPU/GB vs {reference} | wall s | records/s | MB/s | µs/batch | peak RSS MiB | idle RSS MiB | start-up ms | driver CPU s |"
     );
-    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for s in summaries.iter().filter(|s| s.workload == workload.id) {
         let ratio = base.map_or("—".to_string(), |b| {
             format!("{:.2}x", s.cpu_s_per_gb / b.cpu_s_per_gb)
         });
         let _ = writeln!(
             out,
-            "| {} | {:.3} | {:.2} | {} | {:.3} | {:.0} | {:.1} | {:.0} | {:.1} | {:.2} | {:.1} | {:.3} |",
+            "| {} | {:.3} | {:.3} / {:.3} | {:.2} | {} | {:.3} | {:.0} | {:.1} | {:.0} | {:.1} | {:.2} | {:.1} | {:.3} |",
             labels(s.child),
             s.cpu_s,
+            s.user_s,
+            s.sys_s,
             s.cpu_s_per_gb,
             ratio,
             s.wall_s,
