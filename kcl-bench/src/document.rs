@@ -203,5 +203,17 @@ so the driver is not the bottleneck (on 2 cores driver and child each have a cor
 (the benchmark needs no daemon): `kcl-bench/anchors/requirements.txt` (sdist, hash-pinned, package \
 copied into `.local/bench-venv`) and `kcl-bench/anchors/package-lock.json` (`npm ci --ignore-scripts`).\n",
     );
+    let _ = writeln!(out, "\n## Profiling a child\n");
+    out.push_str(
+        "`kcl-bench --workloads a --dump-replay /tmp/replay-a.txt` writes one shard's whole stdin, checkpoint \
+replies included, so a child can run without the driver:\n\n\
+```sh\n\
+valgrind --tool=callgrind target/release/bench-child-kcl < /tmp/replay-a.txt > /dev/null   # repeatable instruction counts\n\
+callgrind_annotate callgrind.out.<pid> | head -40\n\
+```\n\n\
+A file is not a pipe: kernel copy costs differ (and callgrind counts `rep movsb` per byte). For the pipe as \
+the daemon drives it, put a wrapper named `bench-child-kcl` in a directory that runs \
+`perf record -e cpu-clock -o /tmp/kcl.data <real child>` and pass that directory with `--bin-dir`.\n",
+    );
     out
 }
