@@ -70,6 +70,11 @@
 //!   forgets, the library makes it with a warning.
 //! - **KCL 1.x daemons**: `shutdown` with reason `TERMINATE` calls [`Processor::shard_ended`],
 //!   with `ZOMBIE` [`Processor::lease_lost`]; both are acknowledged as `shutdown`.
+//! - **Cost per shard**: one child runs per shard, so the engine is built to be cheap: one
+//!   reusable line buffer read without intermediate copies, borrowed JSON parsing, record buffers
+//!   reused from batch to batch with base64 decoded (SIMD) straight into them, no allocation per
+//!   record once warmed up, and no logging per record. `kcl-bench` measures it against a
+//!   hand-written serde_json + base64 child and the official SDKs.
 //! - **Malformed input**: a line that is not a daemon message is logged on stderr and skipped; a
 //!   message with an action this library does not know is logged and acknowledged with a status
 //!   for that action (forward compatibility; the daemon never waits forever); a known action whose

@@ -1,45 +1,16 @@
-//! Process-level tests: the real example processor binary (`examples/conformance_processor.rs`)
+//! Process-level tests: a real processor binary (`tests/bin/conformance_processor.rs`)
 //! driven over OS pipes by the fake daemon, as the Java daemon drives it. Unix only (the stdout
 //! guard and signal handling are Unix features).
 #![cfg(unix)]
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use kcl_protocol::testing::{CheckpointReply, DaemonOutcome, FakeDaemon, TestRecord, Transcript};
 
-/// The example binaries are built by `cargo test` next to the test binaries' `deps` folder;
-/// build them if they are missing (e.g. `cargo test --test process`).
-fn example(name: &str) -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let path = deps.parent().unwrap().join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "kcl-protocol",
-                "--features",
-                "tokio",
-                "--example",
-                name,
-            ])
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building example {name} failed");
-    }
-    assert!(path.exists(), "{} missing", path.display());
-    path
-}
-
 fn processor(modes: &str) -> Command {
-    let mut command = Command::new(example("conformance-processor"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kcl-test-processor"));
     command.env("KCL_TEST_MODE", modes).env("RUST_LOG", "info");
     command
 }
@@ -278,7 +249,10 @@ fn the_async_example_runs_over_pipes() {
     let daemon = FakeDaemon::new("shardId-000000000003")
         .process_records([TestRecord::new("9", vec![0u8; 1000])])
         .lease_lost();
-    let transcript = run(daemon, Command::new(example("async-processor")));
+    let transcript = run(
+        daemon,
+        Command::new(env!("CARGO_BIN_EXE_kcl-test-async-processor")),
+    );
     assert!(transcript.completed(), "{transcript}");
     assert_eq!(transcript.checkpoints(), [(None, None)]);
     assert!(
@@ -286,4 +260,18 @@ fn the_async_example_runs_over_pipes() {
         "{transcript}"
     );
     assert!(transcript.exit_status().unwrap().success());
+}
+
+#[test]
+fn processes_the_processor_starts_do_not_inherit_the_protocol_pipe() {
+    let transcript = run(FakeDaemon::new("s"), processor("list-fds"));
+    assert!(transcript.completed(), "{transcript}");
+    // The listing works (it shows the inherited stderr), and the protocol pipe is not in it: the
+    // library's private copy of stdout is close-on-exec.
+    assert!(
+        transcript
+            .stderr()
+            .contains("child sees stderr: true; child sees the protocol pipe: false"),
+        "{transcript}"
+    );
 }

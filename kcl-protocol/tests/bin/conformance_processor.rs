@@ -8,6 +8,8 @@
 //! - `skip-batch`: `FailurePolicy::SkipBatch` for errors and panics;
 //! - `no-guard`: do not guard stdout;
 //! - `inherit-signals`: keep the default SIGINT/SIGTERM behaviour;
+//! - `list-fds`: in `initialize`, run `ls /proc/self/fd` as a child process and print what it
+//!   sees on stderr (the protocol's private stdout must not leak into processes we start);
 //! - `sigterm` / `sigint`: send that signal to this process in `process_records` (as a terminal or
 //!   supervisor signalling the process group would).
 
@@ -18,6 +20,8 @@ use kcl_protocol::{
 
 struct Scripted {
     modes: Vec<String>,
+    /// What descriptor 1 was before the library took it (`pipe:[inode]`): the protocol pipe.
+    original_stdout: String,
 }
 
 impl Scripted {
@@ -36,6 +40,20 @@ impl Scripted {
 impl Processor for Scripted {
     fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
         self.pollute("initialize");
+        if self.has("list-fds") {
+            // What a process started by the processor has open (its stderr is ours).
+            let output = std::process::Command::new("ls")
+                .args(["-l", "/proc/self/fd/"])
+                .stderr(std::process::Stdio::inherit())
+                .output()?;
+            let listing = String::from_utf8_lossy(&output.stdout);
+            let stderr_target = std::fs::read_link("/proc/self/fd/2")?;
+            eprintln!(
+                "child sees stderr: {}; child sees the protocol pipe: {}",
+                listing.contains(&*stderr_target.to_string_lossy()),
+                listing.contains(&self.original_stdout)
+            );
+        }
         tracing::info!(shard = input.shard_id(), "initialized");
         Ok(())
     }
@@ -82,7 +100,13 @@ fn main() -> Result<(), kcl_protocol::Error> {
         .filter(|m| !m.is_empty())
         .collect();
     kcl_protocol::logging::init().expect("install logging once");
-    let processor = Scripted { modes };
+    let original_stdout = std::fs::read_link("/proc/self/fd/1")
+        .map(|target| target.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let processor = Scripted {
+        modes,
+        original_stdout,
+    };
     let mut runtime = Runtime::new();
     if processor.has("skip-batch") {
         runtime = runtime

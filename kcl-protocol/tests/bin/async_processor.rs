@@ -1,7 +1,7 @@
 //! An async processor (feature `tokio`): each batch awaits a (simulated) async upload before it
-//! checkpoints. Run by the tests in `tests/asynchronous.rs` through the fake daemon.
+//! checkpoints. Run by `tests/process.rs` through the fake daemon.
 //!
-//! `cargo run -p kcl-protocol --features tokio --example async-processor` then type daemon
+//! `cargo run -p kcl-protocol --features testing,tokio --bin kcl-test-async-processor` then type daemon
 //! messages on stdin, e.g. `{"action":"initialize","shardId":"s"}`.
 
 use kcl_protocol::asynchronous::AsyncProcessor;
