@@ -996,6 +996,15 @@ pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &str, ascii_only: bool) 
         }
     };
     out.push(b'"');
+    // Fast path: action names and sequence numbers need no escaping at all.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for ch in text.chars() {
         match ch {
             '"' => out.extend_from_slice(b"\\\""),
