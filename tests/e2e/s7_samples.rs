@@ -60,9 +60,13 @@ async fn s7_clickstream_sample_end_to_end() {
     );
     let produced = stream_records(&s.clients, &s.stream, 2000).await;
     s.mark("clickstream-producer put 2,000 records");
+    let mut properties = s.properties(&workspace_binary("clickstream-consumer"));
+    // The consumer flushes a buffer by age only when it is called: with no new records that needs
+    // empty batches (as in properties/clickstream.properties).
+    properties.set("callProcessRecordsEvenForEmptyRecordList", "true");
     let worker = s.start_worker(
         "worker",
-        &s.properties(&workspace_binary("clickstream-consumer")),
+        &properties,
         None,
         &[
             ("CLICKSTREAM_BUCKET", bucket.as_str()),

@@ -74,6 +74,14 @@ fn build_workspace_binaries() -> Result<(), String> {
     let target_dir = profile.parent().ok_or("the profile directory has no parent")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
+    // Drop the variables cargo sets for the test process (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) so
+    // the nested build sees the same environment as a shell build and reuses its artifacts.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            command.env_remove(&key);
+        }
+    }
     command
         .current_dir(repo_root())
         .args(["build", "--bins", "-p", "kcl-bootstrap", "-p", "kcl-sample-basic", "-p", "kcl-sample-clickstream"])
