@@ -161,7 +161,7 @@ pub async fn list_shards(
     }
 }
 
-/// Every object key under `prefix` in `bucket`.
+/// Every object key under `prefix` in `bucket` (none if the bucket does not exist yet).
 pub async fn list_keys(
     client: &aws_sdk_s3::Client,
     bucket: &str,
@@ -175,12 +175,17 @@ pub async fn list_keys(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            format!(
-                "cannot list s3://{bucket}/{prefix}: {}",
-                DisplayErrorContext(&e)
-            )
-        })?;
+        let page = match page {
+            Ok(page) => page,
+            // The consumer creates the bucket with its first upload: until then nothing is stored.
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_bucket() => return Ok(keys),
+            Err(e) => {
+                return Err(format!(
+                    "cannot list s3://{bucket}/{prefix}: {}",
+                    DisplayErrorContext(&e)
+                ));
+            }
+        };
         keys.extend(
             page.contents()
                 .iter()
