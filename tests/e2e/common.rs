@@ -21,39 +21,74 @@ pub fn e2e_consumer() -> PathBuf {
 pub async fn wait_all_in_sink(sink: &Sink, produced: &[Produced], timeout: Duration) {
     let expected: BTreeSet<(String, String, String)> = produced
         .iter()
-        .map(|p| (p.shard_id.clone(), p.sequence_number.clone(), p.data.clone()))
+        .map(|p| {
+            (
+                p.shard_id.clone(),
+                p.sequence_number.clone(),
+                p.data.clone(),
+            )
+        })
         .collect();
     let mut last_missing = expected.len();
-    let result = wait_until("every produced record in the sink", timeout, Duration::from_millis(500), || {
-        let got: BTreeSet<(String, String, String)> = sink
-            .records()
-            .into_iter()
-            .map(|r| (r.shard_id, r.sequence_number, String::from_utf8_lossy(&r.data).into_owned()))
-            .collect();
-        last_missing = expected.difference(&got).count();
-        std::future::ready((last_missing == 0).then_some(()))
-    })
+    let result = wait_until(
+        "every produced record in the sink",
+        timeout,
+        Duration::from_millis(500),
+        || {
+            let got: BTreeSet<(String, String, String)> = sink
+                .records()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.shard_id,
+                        r.sequence_number,
+                        String::from_utf8_lossy(&r.data).into_owned(),
+                    )
+                })
+                .collect();
+            last_missing = expected.difference(&got).count();
+            std::future::ready((last_missing == 0).then_some(()))
+        },
+    )
     .await;
     if let Err(error) = result {
-        panic!("{error}: {last_missing} of {} records never reached the sink", expected.len());
+        panic!(
+            "{error}: {last_missing} of {} records never reached the sink",
+            expected.len()
+        );
     }
 }
 
 /// Waits until every shard's lease checkpoint equals the last sequence number produced to it.
-pub async fn wait_checkpoints_at_last(clients: &Clients, table: &str, produced: &[Produced], timeout: Duration) {
+pub async fn wait_checkpoints_at_last(
+    clients: &Clients,
+    table: &str,
+    produced: &[Produced],
+    timeout: Duration,
+) {
     let last = last_sequence_per_shard(produced);
     let deadline = Instant::now() + timeout;
     loop {
         let leases = clients.leases_by_shard(table).await;
         let report: BTreeMap<&String, (Option<&str>, &String)> = last
             .iter()
-            .map(|(shard, seq)| (shard, (leases.get(shard).and_then(|l| l.checkpoint.as_deref()), seq)))
+            .map(|(shard, seq)| {
+                (
+                    shard,
+                    (leases.get(shard).and_then(|l| l.checkpoint.as_deref()), seq),
+                )
+            })
             .collect();
-        if report.values().all(|(got, want)| *got == Some(want.as_str())) {
+        if report
+            .values()
+            .all(|(got, want)| *got == Some(want.as_str()))
+        {
             return;
         }
         if Instant::now() > deadline {
-            panic!("lease checkpoints not at the last sequence numbers after {timeout:?} (shard: (lease checkpoint, last produced)): {report:#?}");
+            panic!(
+                "lease checkpoints not at the last sequence numbers after {timeout:?} (shard: (lease checkpoint, last produced)): {report:#?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -67,10 +102,21 @@ pub struct BackgroundProducer {
 
 impl BackgroundProducer {
     /// Starts producing `<prefix>-<n>` records.
-    pub fn start(clients: &Clients, stream: &str, prefix: &str, batch: u64, every: Duration) -> Self {
+    pub fn start(
+        clients: &Clients,
+        stream: &str,
+        prefix: &str,
+        batch: u64,
+        every: Duration,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let produced = Arc::new(Mutex::new(Vec::new()));
-        let (clients, stream, prefix, flag) = (clients.clone(), stream.to_owned(), prefix.to_owned(), stop.clone());
+        let (clients, stream, prefix, flag) = (
+            clients.clone(),
+            stream.to_owned(),
+            prefix.to_owned(),
+            stop.clone(),
+        );
         let task = tokio::spawn(async move {
             let mut next = 0;
             while !flag.load(Ordering::Relaxed) {
@@ -83,8 +129,7 @@ impl BackgroundProducer {
                 }
                 tokio::time::sleep(every).await;
             }
-            let records = produced.lock().await.clone();
-            records
+            produced.lock().await.clone()
         });
         BackgroundProducer { stop, task }
     }
@@ -105,7 +150,9 @@ pub fn process_alive(pid: u32) -> bool {
 /// Processes whose command line mentions `needle` and whose environment has `env_entry`
 /// (`KEY=value`): used to prove no e2e-consumer of a scenario survived.
 pub fn processes_with(needle: &str, env_entry: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
@@ -113,7 +160,9 @@ pub fn processes_with(needle: &str, env_entry: &str) -> Vec<u32> {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
             String::from_utf8_lossy(&cmdline).contains(needle)
-                && environ.split(|b| *b == 0).any(|entry| entry == env_entry.as_bytes())
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|entry| entry == env_entry.as_bytes())
         })
         .collect()
 }

@@ -14,12 +14,21 @@ const MAX_RECORDS: u64 = 500;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s2_restart_resumes_from_checkpoints() {
     let mut s = Scenario::new("s2-restart");
-    s.clients.create_stream(&s.stream, 4).await.expect("create stream");
-    let first = s.clients.produce(&s.stream, "s2a", 0, 2_000).await.expect("produce");
+    s.clients
+        .create_stream(&s.stream, 4)
+        .await
+        .expect("create stream");
+    let first = s
+        .clients
+        .produce(&s.stream, "s2a", 0, 2_000)
+        .await
+        .expect("produce");
     let mut properties = s.properties(&e2e_consumer());
     // A fixed worker id: the restarted worker finds its own leases at once (KCL 3 does not release
     // leases on shutdown, so a new id would wait for them to expire).
-    properties.set("workerId", "s2-worker").set("maxRecords", MAX_RECORDS);
+    properties
+        .set("workerId", "s2-worker")
+        .set("maxRecords", MAX_RECORDS);
 
     let sink1 = s.sink("run1");
     let mut worker = s.start_worker("run1", &properties, Some(&sink1), &[]);
@@ -27,11 +36,18 @@ async fn s2_restart_resumes_from_checkpoints() {
     wait_checkpoints_at_last(&s.clients, &s.application, &first, Duration::from_secs(30)).await;
     s.mark("run 1 done");
     worker.signal(libc::SIGTERM);
-    worker.wait_exit(Duration::from_secs(30)).await.expect("run 1 exits on SIGTERM");
+    worker
+        .wait_exit(Duration::from_secs(30))
+        .await
+        .expect("run 1 exits on SIGTERM");
     drop(worker);
     s.mark("run 1 stopped");
 
-    let second = s.clients.produce(&s.stream, "s2b", 0, 2_000).await.expect("produce more");
+    let second = s
+        .clients
+        .produce(&s.stream, "s2b", 0, 2_000)
+        .await
+        .expect("produce more");
     let sink2 = s.sink("run2");
     let worker = s.start_worker("run2", &properties, Some(&sink2), &[]);
     wait_all_in_sink(&sink2, &second, Duration::from_secs(120)).await;
@@ -49,7 +65,11 @@ async fn s2_restart_resumes_from_checkpoints() {
             .unwrap_or_else(|| panic!("run 2 never initialized {shard}"));
         // kcl-protocol prints an extended sequence number as `<sequence>/<sub-sequence>`.
         let resumed_at = init.detail.split('/').next().unwrap_or_default();
-        assert_eq!(resumed_at, seq, "run 2's {shard} resumed from run 1's checkpoint ({})", init.detail);
+        assert_eq!(
+            resumed_at, seq,
+            "run 2's {shard} resumed from run 1's checkpoint ({})",
+            init.detail
+        );
     }
     // Duplicates: records of the first batch delivered again in run 2, bounded by one batch per shard.
     let mut redelivered: BTreeMap<String, u64> = BTreeMap::new();
@@ -59,7 +79,10 @@ async fn s2_restart_resumes_from_checkpoints() {
         }
     }
     for (shard, count) in &redelivered {
-        assert!(*count <= MAX_RECORDS, "{shard}: {count} records re-delivered, more than one batch");
+        assert!(
+            *count <= MAX_RECORDS,
+            "{shard}: {count} records re-delivered, more than one batch"
+        );
     }
     eprintln!("[s2-restart] re-delivered after restart per shard: {redelivered:?}");
     s.pass();

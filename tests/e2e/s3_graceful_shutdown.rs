@@ -8,15 +8,24 @@ use kcl_e2e::scenario::Scenario;
 use kcl_e2e::sink::SINK_DIR_ENV;
 use kcl_e2e::worker::Worker;
 
-use crate::common::{e2e_consumer, process_alive, processes_with, wait_all_in_sink, wait_checkpoints_at_last};
+use crate::common::{
+    e2e_consumer, process_alive, processes_with, wait_all_in_sink, wait_checkpoints_at_last,
+};
 
 const SHUTDOWN_GRACE_MILLIS: u64 = 20_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_sigterm_shuts_down_gracefully() {
     let mut s = Scenario::new("s3-graceful-shutdown");
-    s.clients.create_stream(&s.stream, 4).await.expect("create stream");
-    let produced = s.clients.produce(&s.stream, "s3", 0, 2_000).await.expect("produce");
+    s.clients
+        .create_stream(&s.stream, 4)
+        .await
+        .expect("create stream");
+    let produced = s
+        .clients
+        .produce(&s.stream, "s3", 0, 2_000)
+        .await
+        .expect("produce");
     let mut properties = s.properties(&e2e_consumer());
     properties.set("shutdownGraceMillis", SHUTDOWN_GRACE_MILLIS);
     let sink = s.sink("worker");
@@ -29,7 +38,11 @@ async fn s3_sigterm_shuts_down_gracefully() {
         .wait_exit(Duration::from_millis(SHUTDOWN_GRACE_MILLIS + 10_000))
         .await
         .expect("the worker exits after SIGTERM");
-    s.mark(&format!("worker exited after SIGTERM: {} in {:.1}s", Worker::describe(status), took.as_secs_f64()));
+    s.mark(&format!(
+        "worker exited after SIGTERM: {} in {:.1}s",
+        Worker::describe(status),
+        took.as_secs_f64()
+    ));
     assert!(
         took <= Duration::from_millis(SHUTDOWN_GRACE_MILLIS + 2_000),
         "the worker took {took:?}, more than shutdownGraceMillis ({SHUTDOWN_GRACE_MILLIS} ms) + 2 s"
@@ -43,26 +56,47 @@ async fn s3_sigterm_shuts_down_gracefully() {
 
     // Every shard's child got shutdownRequested, checkpointed, then leaseLost, then exited.
     let events = sink.events();
-    assert_eq!(events.len(), 4, "4 shards had children: {:?}", events.keys());
+    assert_eq!(
+        events.len(),
+        4,
+        "4 shards had children: {:?}",
+        events.keys()
+    );
     for (shard, events) in &events {
         let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
         let pos = |name: &str| names.iter().rposition(|n| *n == name);
-        let (req, ckpt, lost) = (pos("shutdownRequested"), pos("shutdownCheckpoint"), pos("leaseLost"));
+        let (req, ckpt, lost) = (
+            pos("shutdownRequested"),
+            pos("shutdownCheckpoint"),
+            pos("leaseLost"),
+        );
         assert!(
             req.is_some() && ckpt > req && lost > ckpt,
             "{shard}: expected shutdownRequested, shutdownCheckpoint, leaseLost in order, got {names:?}"
         );
         for pid in events.iter().map(|e| e.pid) {
-            assert!(!process_alive(pid), "{shard}: child {pid} still alive after the worker exited");
+            assert!(
+                !process_alive(pid),
+                "{shard}: child {pid} still alive after the worker exited"
+            );
         }
     }
     let env_entry = format!("{SINK_DIR_ENV}={}", sink.dir().display());
     let left = processes_with("e2e-consumer", &env_entry);
-    assert!(left.is_empty(), "e2e-consumer processes left behind: {left:?}");
+    assert!(
+        left.is_empty(),
+        "e2e-consumer processes left behind: {left:?}"
+    );
     assert!(!process_alive(worker.pid()) || worker.try_status().is_some());
 
     // The shutdown checkpoints are in the lease table.
-    wait_checkpoints_at_last(&s.clients, &s.application, &produced, Duration::from_secs(5)).await;
+    wait_checkpoints_at_last(
+        &s.clients,
+        &s.application,
+        &produced,
+        Duration::from_secs(5),
+    )
+    .await;
     drop(worker);
     s.pass();
 }

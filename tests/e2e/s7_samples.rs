@@ -31,19 +31,43 @@ fn run_producer(s: &Scenario, binary: &str, args: &[&str]) {
 }
 
 async fn stream_records(clients: &Clients, stream: &str, expected: usize) -> Vec<Produced> {
-    let records = clients.read_stream(stream).await.expect("read the stream back");
-    assert_eq!(records.len(), expected, "the producer put {expected} records");
+    let records = clients
+        .read_stream(stream)
+        .await
+        .expect("read the stream back");
+    assert_eq!(
+        records.len(),
+        expected,
+        "the producer put {expected} records"
+    );
     records
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s7_basic_sample_end_to_end() {
     let mut s = Scenario::new("s7-basic");
-    run_producer(&s, "basic-producer", &["--stream", &s.stream, "--shards", "2", "--count", "300", "--rate", "0"]);
+    run_producer(
+        &s,
+        "basic-producer",
+        &[
+            "--stream", &s.stream, "--shards", "2", "--count", "300", "--rate", "0",
+        ],
+    );
     let produced = stream_records(&s.clients, &s.stream, 300).await;
     s.mark("basic-producer put 300 records");
-    let worker = s.start_worker("worker", &s.properties(&workspace_binary("basic-consumer")), None, &[("RUST_LOG", "warn")]);
-    wait_checkpoints_at_last(&s.clients, &s.application, &produced, Duration::from_secs(180)).await;
+    let worker = s.start_worker(
+        "worker",
+        &s.properties(&workspace_binary("basic-consumer")),
+        None,
+        &[("RUST_LOG", "warn")],
+    );
+    wait_checkpoints_at_last(
+        &s.clients,
+        &s.application,
+        &produced,
+        Duration::from_secs(180),
+    )
+    .await;
     s.mark("basic-consumer checkpointed every shard at its last record");
     drop(worker);
     s.pass();
@@ -56,7 +80,19 @@ async fn s7_clickstream_sample_end_to_end() {
     run_producer(
         &s,
         "clickstream-producer",
-        &["--stream", &s.stream, "--shards", "2", "--count", "2000", "--batch-size", "100", "--rate", "0", "--quiet"],
+        &[
+            "--stream",
+            &s.stream,
+            "--shards",
+            "2",
+            "--count",
+            "2000",
+            "--batch-size",
+            "100",
+            "--rate",
+            "0",
+            "--quiet",
+        ],
     );
     let produced = stream_records(&s.clients, &s.stream, 2000).await;
     s.mark("clickstream-producer put 2,000 records");
@@ -76,7 +112,13 @@ async fn s7_clickstream_sample_end_to_end() {
         ],
     );
     // Checkpoints come only after uploads, so once they are at the last records S3 must hold all.
-    wait_checkpoints_at_last(&s.clients, &s.application, &produced, Duration::from_secs(180)).await;
+    wait_checkpoints_at_last(
+        &s.clients,
+        &s.application,
+        &produced,
+        Duration::from_secs(180),
+    )
+    .await;
     s.mark("clickstream-consumer checkpointed every shard at its last record");
 
     let mut stored: BTreeSet<(String, String)> = BTreeSet::new();
@@ -85,32 +127,66 @@ async fn s7_clickstream_sample_end_to_end() {
     let keys = loop {
         let listed = s.clients.s3.list_objects_v2().bucket(&bucket).send().await;
         if let Ok(listed) = listed {
-            break listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect::<Vec<_>>();
+            break listed
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect::<Vec<_>>();
         }
         assert!(Instant::now() < deadline, "bucket {bucket} never appeared");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     for key in keys {
-        let (shard, range) = key.split_once('/').unwrap_or_else(|| panic!("unexpected key {key}"));
-        let (first, last) = range.split_once('-').unwrap_or_else(|| panic!("unexpected key {key}"));
-        let body = s.clients.s3.get_object().bucket(&bucket).key(&key).send().await.expect("get object");
+        let (shard, range) = key
+            .split_once('/')
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
+        let (first, last) = range
+            .split_once('-')
+            .unwrap_or_else(|| panic!("unexpected key {key}"));
+        let body = s
+            .clients
+            .s3
+            .get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("get object");
         let bytes = body.body.collect().await.expect("read object").into_bytes();
         let mut sequences = Vec::new();
         for line in String::from_utf8_lossy(&bytes).lines() {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{key}: bad line {line:?}: {e}"));
-            let seq = value["sequenceNumber"].as_str().unwrap_or_else(|| panic!("{key}: no sequenceNumber")).to_owned();
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{key}: bad line {line:?}: {e}"));
+            let seq = value["sequenceNumber"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key}: no sequenceNumber"))
+                .to_owned();
             sequences.push(seq.clone());
             stored.insert((shard.to_owned(), seq));
         }
-        assert_eq!(sequences.first().map(String::as_str), Some(first), "{key}: first record matches the key");
-        assert_eq!(sequences.last().map(String::as_str), Some(last), "{key}: last record matches the key");
+        assert_eq!(
+            sequences.first().map(String::as_str),
+            Some(first),
+            "{key}: first record matches the key"
+        );
+        assert_eq!(
+            sequences.last().map(String::as_str),
+            Some(last),
+            "{key}: last record matches the key"
+        );
         objects += 1;
     }
     let missing: Vec<_> = produced
         .iter()
         .filter(|p| !stored.contains(&(p.shard_id.clone(), p.sequence_number.clone())))
         .collect();
-    assert!(missing.is_empty(), "{} of {} records are not in S3 (first: {:?})", missing.len(), produced.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} of {} records are not in S3 (first: {:?})",
+        missing.len(),
+        produced.len(),
+        missing.first()
+    );
     s.mark(&format!("all 2,000 records found in {objects} S3 objects"));
     drop(worker);
     s.pass();

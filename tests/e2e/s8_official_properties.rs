@@ -14,8 +14,9 @@ use crate::common::{e2e_consumer, wait_all_in_sink, wait_checkpoints_at_last};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s8_official_style_properties_run_our_consumer() {
     let mut s = Scenario::new("s8-official-properties");
-    let fixture = std::fs::read_to_string(repo_root().join("tests/fixtures/official-style.properties"))
-        .expect("read the fixture");
+    let fixture =
+        std::fs::read_to_string(repo_root().join("tests/fixtures/official-style.properties"))
+            .expect("read the fixture");
     // The names come from the fixture (the stack is fresh per test process, so they are unique).
     let (stream, application) = ("kclrssample", "RustKCLSample");
     let mut text = String::new();
@@ -52,8 +53,15 @@ async fn s8_official_style_properties_run_our_consumer() {
     );
     s.mark("kcl-bootstrap --check accepted the file");
 
-    s.clients.create_stream(stream, 2).await.expect("create stream");
-    let produced = s.clients.produce(stream, "s8", 0, 1_000).await.expect("produce");
+    s.clients
+        .create_stream(stream, 2)
+        .await
+        .expect("create stream");
+    let produced = s
+        .clients
+        .produce(stream, "s8", 0, 1_000)
+        .await
+        .expect("produce");
     let sink = s.sink("worker");
     // Start with the file exactly as written above (no template settings mixed in).
     let worker = s.start_worker_with_file("worker", &path, Some(&sink), &[]);

@@ -78,15 +78,28 @@ impl Clients {
     pub async fn wait_active(&self, name: &str) -> Result<(), HarnessError> {
         let kinesis = self.kinesis.clone();
         let name = name.to_owned();
-        wait_until("stream ACTIVE", Duration::from_secs(30), Duration::from_millis(100), || {
-            let kinesis = kinesis.clone();
-            let name = name.clone();
-            async move {
-                let summary = kinesis.describe_stream_summary().stream_name(&name).send().await.ok()?;
-                let status = summary.stream_description_summary()?.stream_status().clone();
-                (status == StreamStatus::Active).then_some(())
-            }
-        })
+        wait_until(
+            "stream ACTIVE",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || {
+                let kinesis = kinesis.clone();
+                let name = name.clone();
+                async move {
+                    let summary = kinesis
+                        .describe_stream_summary()
+                        .stream_name(&name)
+                        .send()
+                        .await
+                        .ok()?;
+                    let status = summary
+                        .stream_description_summary()?
+                        .stream_status()
+                        .clone();
+                    (status == StreamStatus::Active).then_some(())
+                }
+            },
+        )
         .await
     }
 
@@ -104,8 +117,12 @@ impl Clients {
                 let range = shard.hash_key_range();
                 out.push(ShardInfo {
                     shard_id: shard.shard_id().to_owned(),
-                    starting_hash_key: range.map(|r| r.starting_hash_key().to_owned()).unwrap_or_default(),
-                    ending_hash_key: range.map(|r| r.ending_hash_key().to_owned()).unwrap_or_default(),
+                    starting_hash_key: range
+                        .map(|r| r.starting_hash_key().to_owned())
+                        .unwrap_or_default(),
+                    ending_hash_key: range
+                        .map(|r| r.ending_hash_key().to_owned())
+                        .unwrap_or_default(),
                     parent_shard_id: shard.parent_shard_id().map(str::to_owned),
                     closed: shard
                         .sequence_number_range()
@@ -130,7 +147,12 @@ impl Clients {
         first: u64,
         count: u64,
     ) -> Result<Vec<Produced>, HarnessError> {
-        let open: Vec<ShardInfo> = self.shards(stream).await?.into_iter().filter(|s| !s.closed).collect();
+        let open: Vec<ShardInfo> = self
+            .shards(stream)
+            .await?
+            .into_iter()
+            .filter(|s| !s.closed)
+            .collect();
         if open.is_empty() {
             return Err(format!("stream {stream} has no open shard").into());
         }
@@ -145,7 +167,11 @@ impl Clients {
         while !pending.is_empty() {
             attempts += 1;
             if attempts > 50 {
-                return Err(format!("{} records still failing after 50 PutRecords rounds", pending.len()).into());
+                return Err(format!(
+                    "{} records still failing after 50 PutRecords rounds",
+                    pending.len()
+                )
+                .into());
             }
             let mut failed = Vec::new();
             for chunk in pending.chunks(500) {
@@ -169,11 +195,12 @@ impl Clients {
                     .await?;
                 for (entry, (data, hash_key)) in output.records().iter().zip(chunk) {
                     match (entry.shard_id(), entry.sequence_number()) {
-                        (Some(shard_id), Some(seq)) if entry.error_code().is_none() => produced.push(Produced {
-                            data: data.clone(),
-                            shard_id: shard_id.to_owned(),
-                            sequence_number: seq.to_owned(),
-                        }),
+                        (Some(shard_id), Some(seq)) if entry.error_code().is_none() => produced
+                            .push(Produced {
+                                data: data.clone(),
+                                shard_id: shard_id.to_owned(),
+                                sequence_number: seq.to_owned(),
+                            }),
                         _ => failed.push((data.clone(), hash_key.clone())),
                     }
                 }
@@ -221,7 +248,13 @@ impl Clients {
                 .shard_iterator()
                 .map(str::to_owned);
             while let Some(it) = iterator {
-                let page = self.kinesis.get_records().shard_iterator(&it).limit(10_000).send().await?;
+                let page = self
+                    .kinesis
+                    .get_records()
+                    .shard_iterator(&it)
+                    .limit(10_000)
+                    .send()
+                    .await?;
                 for record in page.records() {
                     out.push(Produced {
                         data: String::from_utf8_lossy(record.data().as_ref()).into_owned(),
@@ -255,8 +288,14 @@ impl Clients {
                 .await?;
             for item in page.items() {
                 let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned();
-                let number = |key: &str| item.get(key).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok());
-                let Some(lease_key) = text("leaseKey") else { continue };
+                let number = |key: &str| {
+                    item.get(key)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                };
+                let Some(lease_key) = text("leaseKey") else {
+                    continue;
+                };
                 out.push(Lease {
                     lease_key,
                     lease_owner: text("leaseOwner"),
@@ -276,7 +315,14 @@ impl Clients {
     /// `<application>-CoordinatorState`), if any.
     pub async fn leader(&self, application: &str) -> Option<String> {
         let table = format!("{application}-CoordinatorState");
-        let page = self.dynamodb.scan().table_name(table).consistent_read(true).send().await.ok()?;
+        let page = self
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .send()
+            .await
+            .ok()?;
         page.items()
             .iter()
             .find_map(|item| item.get("ownerName").and_then(|v| v.as_s().ok()).cloned())
@@ -338,7 +384,9 @@ pub struct Lease {
 pub fn last_sequence_per_shard(records: &[Produced]) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for record in records {
-        let entry = out.entry(record.shard_id.clone()).or_insert_with(|| record.sequence_number.clone());
+        let entry = out
+            .entry(record.shard_id.clone())
+            .or_insert_with(|| record.sequence_number.clone());
         if numeric_cmp(&record.sequence_number, entry).is_gt() {
             *entry = record.sequence_number.clone();
         }

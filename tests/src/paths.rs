@@ -71,7 +71,9 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 
 fn build_workspace_binaries() -> Result<(), String> {
     let profile = profile_dir();
-    let target_dir = profile.parent().ok_or("the profile directory has no parent")?;
+    let target_dir = profile
+        .parent()
+        .ok_or("the profile directory has no parent")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     // Drop the variables cargo sets for the test process (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) so
@@ -84,15 +86,24 @@ fn build_workspace_binaries() -> Result<(), String> {
     }
     command
         .current_dir(repo_root())
-        .args(["build", "--bins", "-p", "kcl-bootstrap", "-p", "kcl-sample-basic", "-p", "kcl-sample-clickstream"])
+        .args([
+            "build",
+            "--bins",
+            "-p",
+            "kcl-bootstrap",
+            "-p",
+            "kcl-sample-basic",
+            "-p",
+            "kcl-sample-clickstream",
+        ])
         .arg("--target-dir")
         .arg(target_dir);
     if profile.file_name().is_some_and(|n| n == "release") {
         command.arg("--release");
     }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo to build the sample binaries and kcl-bootstrap: {e}"))?;
+    let status = command.status().map_err(|e| {
+        format!("cannot run cargo to build the sample binaries and kcl-bootstrap: {e}")
+    })?;
     if status.success() {
         Ok(())
     } else {

@@ -35,7 +35,11 @@ impl Scenario {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let stack = stack::shared();
         let started = Instant::now();
-        let unique = format!("{name}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let unique = format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         let dir = paths::run_dir().join(name);
         std::fs::create_dir_all(&dir).expect("cannot create the scenario directory");
         eprintln!("[{name}] directory {}", dir.display());
@@ -81,7 +85,9 @@ impl Scenario {
         extra_env: &[(&str, &str)],
     ) -> Worker {
         let path = self.dir.join(format!("{worker}.properties"));
-        properties.write(&path).expect("cannot write the properties file");
+        properties
+            .write(&path)
+            .expect("cannot write the properties file");
         self.start_worker_with_file(worker, &path, sink, extra_env)
     }
 
@@ -97,11 +103,20 @@ impl Scenario {
         if let Some(sink) = sink {
             env.push((SINK_DIR_ENV.to_owned(), sink.dir().display().to_string()));
         }
-        env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let log = self.dir.join(format!("{worker}.log"));
         let started = Worker::start(worker, properties, &log, &env)
             .unwrap_or_else(|e| panic!("cannot start worker {worker}: {e}"));
-        eprintln!("[{}] worker {worker} started, pid {}, log {}", self.name, started.pid(), log.display());
+        eprintln!(
+            "[{}] worker {worker} started, pid {}, log {}",
+            self.name,
+            started.pid(),
+            log.display()
+        );
         started
     }
 

@@ -108,7 +108,8 @@ fn append_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 fn encode_data(data: &[u8], out: &mut Vec<u8>) {
-    let plain = !data.is_empty() && data.iter().all(|b| b.is_ascii_graphic()) && !data.starts_with(b"hex:");
+    let plain =
+        !data.is_empty() && data.iter().all(|b| b.is_ascii_graphic()) && !data.starts_with(b"hex:");
     if plain {
         out.extend_from_slice(data);
     } else {
@@ -124,7 +125,10 @@ fn decode_data(text: &str) -> Option<Vec<u8>> {
         None => Some(text.as_bytes().to_vec()),
         Some(hex) => (0..hex.len())
             .step_by(2)
-            .map(|i| hex.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            })
             .collect(),
     }
 }
@@ -153,7 +157,8 @@ impl Sink {
         for (shard_id, text) in read_dir_files(&self.dir.join("records")) {
             for line in text.lines() {
                 let mut parts = line.splitn(3, ' ');
-                let (Some(seq), Some(sub), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+                let (Some(seq), Some(sub), Some(data)) = (parts.next(), parts.next(), parts.next())
+                else {
                     continue;
                 };
                 let (Ok(sub), Some(data)) = (sub.parse(), decode_data(data)) else {
@@ -223,7 +228,11 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let writer = SinkWriter::new(&dir, "shardId-000000000001").unwrap();
         writer
-            .append_records([("49", 0, &b"rec-1"[..]), ("50", 2, &b"a b\n"[..]), ("51", 0, &b"hex:x"[..])])
+            .append_records([
+                ("49", 0, &b"rec-1"[..]),
+                ("50", 2, &b"a b\n"[..]),
+                ("51", 0, &b"hex:x"[..]),
+            ])
             .unwrap();
         writer.event("initialize", "TRIM_HORIZON").unwrap();
         let sink = Sink::new(&dir);

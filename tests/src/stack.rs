@@ -56,7 +56,10 @@ fn start() -> Result<LocalStack, String> {
     // Arm the reaper before looking at the result: a half-started stack is stopped too.
     arm_reaper(&script, &run_dir)?;
     if !output.status.success() {
-        return Err(format!("`scripts/local-stack up` failed ({}); see its output above", output.status));
+        return Err(format!(
+            "`scripts/local-stack up` failed ({}); see its output above",
+            output.status
+        ));
     }
     let env: HashMap<String, String> = String::from_utf8_lossy(&output.stdout)
         .lines()

@@ -22,21 +22,30 @@ pub struct Worker {
 }
 
 /// JVM options that cut start-up CPU on a small machine (C1 only, serial GC).
-const JVM_ARGS: &[&str] = &["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto"];
+const JVM_ARGS: &[&str] = &[
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Xshare:auto",
+];
 
 impl Worker {
     /// Starts `kcl-bootstrap -p <properties> -e` with `env` on top of a cleaned environment.
-    pub fn start(name: &str, properties: &Path, log: &Path, env: &[(String, String)]) -> std::io::Result<Worker> {
+    pub fn start(
+        name: &str,
+        properties: &Path,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Worker> {
         let bootstrap = paths::workspace_binary("kcl-bootstrap");
         fetch_jars_once(&bootstrap, properties);
         let log_file = File::create(log)?;
         let mut command = Command::new(bootstrap);
-        command
-            .arg("-p")
-            .arg(properties)
-            .arg("-e")
-            .arg("-l")
-            .arg(paths::repo_root().join("tests").join("fixtures").join("logback-e2e.xml"));
+        command.arg("-p").arg(properties).arg("-e").arg("-l").arg(
+            paths::repo_root()
+                .join("tests")
+                .join("fixtures")
+                .join("logback-e2e.xml"),
+        );
         for arg in JVM_ARGS {
             command.arg(format!("--jvm-arg={arg}"));
         }
@@ -61,7 +70,12 @@ impl Worker {
             });
         }
         let child = command.spawn()?;
-        Ok(Worker { name: name.to_owned(), child, log: log.to_path_buf(), status: None })
+        Ok(Worker {
+            name: name.to_owned(),
+            child,
+            log: log.to_path_buf(),
+            status: None,
+        })
     }
 
     /// The JVM's process id (kcl-bootstrap exec'ed it).
@@ -103,7 +117,11 @@ impl Worker {
                 return Ok((status, start.elapsed()));
             }
             if start.elapsed() > timeout {
-                return Err(format!("worker {} did not exit within {timeout:?}; log: {}", self.name, self.log.display()));
+                return Err(format!(
+                    "worker {} did not exit within {timeout:?}; log: {}",
+                    self.name,
+                    self.log.display()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -128,7 +146,9 @@ impl Worker {
 
 /// The jar cache all workers share (git-ignored, under `.local/`).
 fn jar_cache() -> PathBuf {
-    paths::repo_root().join(".local").join("kcl-bootstrap-cache")
+    paths::repo_root()
+        .join(".local")
+        .join("kcl-bootstrap-cache")
 }
 
 /// Downloads (or verifies) the daemon jars once per test process, before the first worker starts,

@@ -38,8 +38,12 @@ struct FailureInjection {
 impl FailureInjection {
     fn from_env() -> Self {
         FailureInjection {
-            after_batches: std::env::var("E2E_FAIL_AFTER_BATCHES").ok().and_then(|v| v.parse().ok()),
-            shard_id: std::env::var("E2E_FAIL_SHARD").ok().filter(|v| !v.is_empty()),
+            after_batches: std::env::var("E2E_FAIL_AFTER_BATCHES")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            shard_id: std::env::var("E2E_FAIL_SHARD")
+                .ok()
+                .filter(|v| !v.is_empty()),
             panic: std::env::var("E2E_FAIL_MODE").is_ok_and(|v| v == "panic"),
             marker: std::env::var_os("E2E_FAIL_MARKER").map(PathBuf::from),
         }
@@ -47,13 +51,19 @@ impl FailureInjection {
 
     /// Whether this batch must fail; claims the marker file if one is configured.
     fn should_fail(&self, shard_id: &str, batches_done: u64) -> bool {
-        let Some(after) = self.after_batches else { return false };
+        let Some(after) = self.after_batches else {
+            return false;
+        };
         if batches_done != after || self.shard_id.as_deref().is_some_and(|s| s != shard_id) {
             return false;
         }
         match &self.marker {
             None => true,
-            Some(path) => OpenOptions::new().write(true).create_new(true).open(path).is_ok(),
+            Some(path) => OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .is_ok(),
         }
     }
 }
@@ -67,14 +77,19 @@ struct E2eProcessor {
 
 impl E2eProcessor {
     fn writer(&self) -> Result<&SinkWriter, BoxError> {
-        self.writer.as_ref().ok_or_else(|| "a callback arrived before initialize".into())
+        self.writer
+            .as_ref()
+            .ok_or_else(|| "a callback arrived before initialize".into())
     }
 }
 
 impl Processor for E2eProcessor {
     fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
         let writer = SinkWriter::new(&self.sink_dir, input.shard_id())?;
-        let checkpoint = input.checkpoint().map(ToString::to_string).unwrap_or_else(|| "none".into());
+        let checkpoint = input
+            .checkpoint()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "none".into());
         writer.event("initialize", &checkpoint)?;
         self.writer = Some(writer);
         Ok(())
@@ -94,12 +109,25 @@ impl Processor for E2eProcessor {
             let mode = if self.failure.panic { "panic" } else { "error" };
             writer.event("fail", mode)?;
             if self.failure.panic {
-                panic!("injected panic on batch {} of {}", self.batches + 1, writer.shard_id());
+                panic!(
+                    "injected panic on batch {} of {}",
+                    self.batches + 1,
+                    writer.shard_id()
+                );
             }
-            return Err(format!("injected failure on batch {} of {}", self.batches + 1, writer.shard_id()).into());
+            return Err(format!(
+                "injected failure on batch {} of {}",
+                self.batches + 1,
+                writer.shard_id()
+            )
+            .into());
         }
         writer.append_records(records.iter().map(|r| {
-            (r.sequence_number().as_str(), r.sub_sequence_number(), r.data())
+            (
+                r.sequence_number().as_str(),
+                r.sub_sequence_number(),
+                r.data(),
+            )
         }))?;
         let last = &records[records.len() - 1];
         RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
