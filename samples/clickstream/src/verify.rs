@@ -109,10 +109,10 @@ pub fn compare(
         expected.insert(key);
         let entry = last_per_shard.entry(record.shard_id.as_str()).or_default();
         entry.0 += 1;
-        if let Ok(seq) = record.sequence_number.parse::<SequenceNumber>() {
-            if entry.1.as_ref().is_none_or(|last| seq > *last) {
-                entry.1 = Some(seq);
-            }
+        if let Ok(seq) = record.sequence_number.parse::<SequenceNumber>()
+            && entry.1.as_ref().is_none_or(|last| seq > *last)
+        {
+            entry.1 = Some(seq);
         }
         match copies.get(&key) {
             Some(&n) => {
