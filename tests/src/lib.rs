@@ -15,6 +15,7 @@
 //! - [`wait`]: polling with a deadline.
 
 pub mod aws;
+pub mod kpl;
 pub mod paths;
 pub mod properties;
 pub mod scenario;
