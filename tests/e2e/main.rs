@@ -15,3 +15,5 @@ mod s5_two_workers;
 mod s6_processor_failure;
 mod s7_samples;
 mod s8_official_properties;
+mod s9_kpl_aggregation;
+mod s9_kpl_plan;

@@ -213,6 +213,30 @@ impl Clients {
         Ok(produced)
     }
 
+    /// Puts one record with PutRecord (so that records put one after another keep their order on a
+    /// shard) with arbitrary bytes as data; the explicit hash key picks the shard.
+    pub async fn put_record(
+        &self,
+        stream: &str,
+        partition_key: &str,
+        explicit_hash_key: &str,
+        data: &[u8],
+    ) -> Result<PutResult, HarnessError> {
+        let output = self
+            .kinesis
+            .put_record()
+            .stream_name(stream)
+            .partition_key(partition_key)
+            .explicit_hash_key(explicit_hash_key)
+            .data(Blob::new(data))
+            .send()
+            .await?;
+        Ok(PutResult {
+            shard_id: output.shard_id().to_owned(),
+            sequence_number: output.sequence_number().to_owned(),
+        })
+    }
+
     /// Splits `shard_id` in the middle of its hash key range and waits for the stream to be ACTIVE.
     pub async fn split_in_half(&self, stream: &str, shard_id: &str) -> Result<(), HarnessError> {
         let shards = self.shards(stream).await?;
@@ -233,8 +257,23 @@ impl Clients {
         self.wait_active(stream).await
     }
 
-    /// Reads every record of every shard from TRIM_HORIZON (for checking what a sample produced).
+    /// Reads every record of every shard from TRIM_HORIZON (for checking what a sample produced);
+    /// data as (lossy) text.
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<Produced>, HarnessError> {
+        Ok(self
+            .read_stream_raw(stream)
+            .await?
+            .into_iter()
+            .map(|record| Produced {
+                data: String::from_utf8_lossy(&record.data).into_owned(),
+                shard_id: record.shard_id,
+                sequence_number: record.sequence_number,
+            })
+            .collect())
+    }
+
+    /// Reads every record of every shard from TRIM_HORIZON, data as the bytes GetRecords returned.
+    pub async fn read_stream_raw(&self, stream: &str) -> Result<Vec<StoredRecord>, HarnessError> {
         let mut out = Vec::new();
         for shard in self.shards(stream).await? {
             let mut iterator = self
@@ -256,10 +295,11 @@ impl Clients {
                     .send()
                     .await?;
                 for record in page.records() {
-                    out.push(Produced {
-                        data: String::from_utf8_lossy(record.data().as_ref()).into_owned(),
+                    out.push(StoredRecord {
                         shard_id: shard.shard_id.clone(),
                         sequence_number: record.sequence_number().to_owned(),
+                        partition_key: record.partition_key().to_owned(),
+                        data: record.data().as_ref().to_vec(),
                     });
                 }
                 // An open shard's iterator never ends: stop once caught up.
@@ -363,6 +403,28 @@ pub struct Produced {
     pub shard_id: String,
     /// Its sequence number.
     pub sequence_number: String,
+}
+
+/// Where PutRecord put a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    /// The shard.
+    pub shard_id: String,
+    /// Its sequence number.
+    pub sequence_number: String,
+}
+
+/// A record as GetRecords returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// The shard it was read from.
+    pub shard_id: String,
+    /// Its sequence number.
+    pub sequence_number: String,
+    /// Its partition key.
+    pub partition_key: String,
+    /// Its data, byte for byte.
+    pub data: Vec<u8>,
 }
 
 /// One row of the KCL lease table.

@@ -2,12 +2,14 @@
 //!
 //! One directory per worker run (`E2E_SINK_DIR`):
 //!
-//! - `records/<shardId>`: one line per delivered record, `<sequence> <sub-sequence> <data>`, appended
-//!   and fsync'ed **before** the batch is checkpointed, so a checkpoint never runs ahead of the sink.
-//!   `<data>` is the record's bytes when they are printable ASCII without spaces, else `hex:<hex>`.
+//! - `records/<shardId>`: one line per delivered record, `<sequence> <sub-sequence> <partition key>
+//!   <data>`, appended and fsync'ed **before** the batch is checkpointed, so a checkpoint never runs
+//!   ahead of the sink. `<partition key>` and `<data>` are the bytes when they are printable ASCII
+//!   without spaces, else `hex:<hex>` (so `hex:` alone is empty).
 //! - `events/<shardId>`: one line per lifecycle event of a child, `<unix-millis> <pid> <event> [detail]`
 //!   (`initialize <checkpoint>`, `checkpoint <sequence>`, `shutdownRequested`, `shutdownCheckpoint`,
-//!   `leaseLost`, `shardEnded`, `shardEndCheckpoint`, `fail <mode>`), so that scenarios can assert on
+//!   `leaseLost`, `shardEnded`, `shardEndCheckpoint`, `fail <mode>`, `stopCheckpoint <sequence>/<sub>`,
+//!   `stoppedShutdown`), so that scenarios can assert on
 //!   what each child was asked to do and did.
 //!
 //! Both writers open with `O_APPEND` and write each batch in one `write`, so two children of the same
@@ -31,6 +33,8 @@ pub struct SunkRecord {
     pub sequence_number: String,
     /// Its sub-sequence number (0 unless aggregated).
     pub sub_sequence_number: u64,
+    /// Its partition key (inside a KPL aggregate: the user record's own key).
+    pub partition_key: String,
     /// Its data.
     pub data: Vec<u8>,
 }
@@ -75,15 +79,18 @@ impl SinkWriter {
         &self.shard_id
     }
 
-    /// Appends records (sequence, sub-sequence, data) and fsyncs the file before returning.
+    /// Appends records (sequence, sub-sequence, partition key, data) and fsyncs the file before
+    /// returning.
     pub fn append_records<'a>(
         &self,
-        records: impl IntoIterator<Item = (&'a str, u64, &'a [u8])>,
+        records: impl IntoIterator<Item = (&'a str, u64, &'a str, &'a [u8])>,
     ) -> io::Result<()> {
         let mut buffer = Vec::with_capacity(64 * 1024);
-        for (sequence, sub_sequence, data) in records {
+        for (sequence, sub_sequence, partition_key, data) in records {
             buffer.extend_from_slice(sequence.as_bytes());
             write!(buffer, " {sub_sequence} ")?;
+            encode_data(partition_key.as_bytes(), &mut buffer);
+            buffer.push(b' ');
             encode_data(data, &mut buffer);
             buffer.push(b'\n');
         }
@@ -156,18 +163,26 @@ impl Sink {
         let mut out = Vec::new();
         for (shard_id, text) in read_dir_files(&self.dir.join("records")) {
             for line in text.lines() {
-                let mut parts = line.splitn(3, ' ');
-                let (Some(seq), Some(sub), Some(data)) = (parts.next(), parts.next(), parts.next())
-                else {
+                let mut parts = line.split(' ');
+                let (Some(seq), Some(sub), Some(key), Some(data), None) = (
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                    parts.next(),
+                ) else {
                     continue;
                 };
-                let (Ok(sub), Some(data)) = (sub.parse(), decode_data(data)) else {
+                let (Ok(sub), Some(key), Some(data)) =
+                    (sub.parse(), decode_data(key), decode_data(data))
+                else {
                     continue;
                 };
                 out.push(SunkRecord {
                     shard_id: shard_id.clone(),
                     sequence_number: seq.to_owned(),
                     sub_sequence_number: sub,
+                    partition_key: String::from_utf8_lossy(&key).into_owned(),
                     data,
                 });
             }
@@ -229,19 +244,24 @@ mod tests {
         let writer = SinkWriter::new(&dir, "shardId-000000000001").unwrap();
         writer
             .append_records([
-                ("49", 0, &b"rec-1"[..]),
-                ("50", 2, &b"a b\n"[..]),
-                ("51", 0, &b"hex:x"[..]),
+                ("49", 0, "pk-1", &b"rec-1"[..]),
+                ("50", 2, "key with spaces \u{1F980}", &b"a b\n"[..]),
+                ("51", 0, "hex:", &b"hex:x"[..]),
+                ("52", 3, "k", &b""[..]),
             ])
             .unwrap();
         writer.event("initialize", "TRIM_HORIZON").unwrap();
         let sink = Sink::new(&dir);
         let records = sink.records();
-        assert_eq!(records.len(), 3);
+        assert_eq!(records.len(), 4);
         assert_eq!(records[0].data, b"rec-1");
+        assert_eq!(records[0].partition_key, "pk-1");
         assert_eq!(records[1].sub_sequence_number, 2);
+        assert_eq!(records[1].partition_key, "key with spaces \u{1F980}");
         assert_eq!(records[1].data, b"a b\n");
+        assert_eq!(records[2].partition_key, "hex:");
         assert_eq!(records[2].data, b"hex:x");
+        assert_eq!(records[3].data, b"");
         let events = sink.events();
         let shard = &events["shardId-000000000001"];
         assert_eq!(shard[0].event, "initialize");

@@ -144,11 +144,16 @@ impl Worker {
     }
 }
 
-/// The jar cache all workers share (git-ignored, under `.local/`).
+/// The jar cache all workers share: `$KCL_BOOTSTRAP_CACHE_DIR` when set (as `scripts/test` sets
+/// it, or a cache shared by several clones; kcl-bootstrap locks it), else `.local/kcl-bootstrap-cache`
+/// (git-ignored).
 fn jar_cache() -> PathBuf {
-    paths::repo_root()
-        .join(".local")
-        .join("kcl-bootstrap-cache")
+    match std::env::var_os("KCL_BOOTSTRAP_CACHE_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => paths::repo_root()
+            .join(".local")
+            .join("kcl-bootstrap-cache"),
+    }
 }
 
 /// Downloads (or verifies) the daemon jars once per test process, before the first worker starts,

@@ -15,6 +15,14 @@
 //!
 //! The failure goes through kcl-protocol's default policy (`FailurePolicy::Exit`): the action is not
 //! acknowledged and the process exits non-zero.
+//!
+//! Checkpoint and stop (scenario 9, KPL aggregates), optional:
+//! - `E2E_STOP_AT_DATA=<data>`: when the record with this data arrives, sink the batch up to and
+//!   including it, checkpoint at its sequence *and sub-sequence* number
+//!   (`checkpoint_at_sub_sequence`), log `stopCheckpoint <sequence>/<sub>`, and from then on sink
+//!   and checkpoint nothing more in this process: later batches are acknowledged unprocessed and
+//!   `shutdownRequested` is acknowledged without a checkpoint (`stoppedShutdown`). The lease then
+//!   holds exactly that position, in the middle of an aggregate, for the next worker to resume from.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -73,6 +81,10 @@ struct E2eProcessor {
     writer: Option<SinkWriter>,
     batches: u64,
     failure: FailureInjection,
+    /// `E2E_STOP_AT_DATA`: the data of the record to checkpoint at and stop after.
+    stop_at_data: Option<Vec<u8>>,
+    /// Set once the stop record was checkpointed.
+    stopped: bool,
 }
 
 impl E2eProcessor {
@@ -101,7 +113,7 @@ impl Processor for E2eProcessor {
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let records = input.records();
-        if records.is_empty() {
+        if records.is_empty() || self.stopped {
             return Ok(());
         }
         let writer = self.writer()?;
@@ -122,14 +134,35 @@ impl Processor for E2eProcessor {
             )
             .into());
         }
-        writer.append_records(records.iter().map(|r| {
+        let stop_at = self
+            .stop_at_data
+            .as_deref()
+            .and_then(|data| records.iter().position(|r| r.data() == data));
+        let done = match stop_at {
+            Some(position) => &records[..=position],
+            None => records,
+        };
+        writer.append_records(done.iter().map(|r| {
             (
                 r.sequence_number().as_str(),
                 r.sub_sequence_number(),
+                r.partition_key(),
                 r.data(),
             )
         }))?;
-        let last = &records[records.len() - 1];
+        let last = &done[done.len() - 1];
+        if stop_at.is_some() {
+            RetryPolicy::default().retry(|| {
+                checkpointer
+                    .checkpoint_at_sub_sequence(last.sequence_number(), last.sub_sequence_number())
+            })?;
+            writer.event(
+                "stopCheckpoint",
+                &last.extended_sequence_number().to_string(),
+            )?;
+            self.stopped = true;
+            return Ok(());
+        }
         RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
         writer.event("checkpoint", last.sequence_number().as_str())?;
         self.batches += 1;
@@ -160,6 +193,10 @@ impl Processor for E2eProcessor {
     ) -> Result<(), BoxError> {
         let writer = self.writer()?;
         writer.event("shutdownRequested", "")?;
+        if self.stopped {
+            writer.event("stoppedShutdown", "")?;
+            return Ok(());
+        }
         RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
         writer.event("shutdownCheckpoint", "")?;
         Ok(())
@@ -179,6 +216,10 @@ fn main() -> ExitCode {
         writer: None,
         batches: 0,
         failure: FailureInjection::from_env(),
+        stop_at_data: std::env::var_os("E2E_STOP_AT_DATA")
+            .map(|v| v.into_encoded_bytes())
+            .filter(|v| !v.is_empty()),
+        stopped: false,
     };
     match kcl_protocol::run(processor) {
         Ok(()) => ExitCode::SUCCESS,
