@@ -409,3 +409,77 @@ fn helpers() {
         "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/a"
     ));
 }
+
+/// Random files made of the characters that matter (separators, escapes, non-ASCII bytes,
+/// control characters, key fragments): parsing and validating never panics.
+#[test]
+fn random_input_never_panics() {
+    let fragments: &[&[u8]] = &[
+        b"=",
+        b":",
+        b" ",
+        b"\\",
+        b"\\u",
+        b"\\u00e9",
+        b"\\uD83D",
+        b"\n",
+        b"\r",
+        b"\t",
+        b"#",
+        b"!",
+        b"\xe9",
+        b"\xc3\xa9",
+        b"\xef\xbb\xbf",
+        b"\x1b[",
+        b"\x00",
+        b"\xff",
+        b"http://",
+        b"https://",
+        b"executableName",
+        b"kinesisEndpoint",
+        b"dynamoDBEndpoint",
+        b"streamArn",
+        b"arn:aws:kinesis:",
+        b"AwsCredentialsProvider",
+        b"awscredentialsprovid",
+        b"timeoutInSeconds",
+        b"PT",
+        b"0",
+        b"-1",
+        b"99999999999999999999",
+        b"true",
+        b"sh ",
+        b"\"",
+        b"'",
+        b"$",
+        b"~",
+        b"/",
+        b"|",
+        b"metricsLevel",
+        b"workerMetricsTags",
+        b"a=b,",
+        b",",
+        b"regionName",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for version in ["3.1.3", "2.5.4"] {
+        let c = ctx_with(version, &[("brandNewSetting", "int")], std::env::temp_dir());
+        for _ in 0..2000 {
+            let mut bytes = Vec::new();
+            for _ in 0..(next() % 40) {
+                bytes.extend_from_slice(fragments[(next() % fragments.len() as u64) as usize]);
+            }
+            if let Ok(entries) = parse(&bytes) {
+                for d in validate(&entries, &c) {
+                    assert!(!d.message.contains('\u{1b}'), "{:?}", d.message);
+                }
+            }
+        }
+    }
+}
