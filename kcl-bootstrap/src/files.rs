@@ -52,7 +52,9 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, ReadFileError> {
 /// Reads a whole regular file of at most `limit` bytes.
 pub(crate) fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadFileError> {
     let file = open_regular(path)?;
-    let mut bytes = Vec::new();
+    let size = file.metadata().map_or(0, |m| m.len());
+    // One read for a file that did not grow since the stat, not a dozen doubling ones.
+    let mut bytes = Vec::with_capacity(usize::try_from(size.min(limit) + 1).unwrap_or(0));
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(ReadFileError::Io)?;

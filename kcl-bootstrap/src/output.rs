@@ -29,11 +29,15 @@ pub(crate) fn line(text: String) {
 
 /// Waits until every queued line was written, or `bound` passed.
 pub(crate) fn flush(bound: Duration) {
-    global().flush(bound);
+    // Nothing written, no writer thread: a silent warm start does not start one.
+    if let Some(sink) = SINK.get() {
+        sink.flush(bound);
+    }
 }
 
+static SINK: OnceLock<Sink> = OnceLock::new();
+
 fn global() -> &'static Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
     SINK.get_or_init(|| Sink::new(|| Box::new(io::stderr())))
 }
 
