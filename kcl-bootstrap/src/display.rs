@@ -21,9 +21,13 @@ pub(crate) fn shown(text: &str) -> Shown<'_> {
 
 /// A path for display: lossy UTF-8, escaped, not cut (paths are needed whole to act on them).
 pub(crate) fn shown_path(path: &Path) -> String {
-    let lossy = path.to_string_lossy();
-    let mut out = String::with_capacity(lossy.len());
-    for c in lossy.chars() {
+    shown_whole(&path.to_string_lossy())
+}
+
+/// Text that is needed whole to act on (a URL, a jar's name), escaped but not cut.
+pub(crate) fn shown_whole(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         push_char(&mut out, c);
     }
     out

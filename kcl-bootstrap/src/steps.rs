@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Findings printed per severity; the rest are counted. A generated file can have 100,000s.
 const MAX_PRINTED_FINDINGS: usize = 100;
 
+/// `--list-versions`: one line per built-in lock on stdout.
 pub(crate) fn list_versions() -> Result<(), Error> {
     for version in lock::supported_versions() {
         let lock = load_builtin(version)?;
@@ -40,6 +41,7 @@ fn load_builtin(version: &str) -> Result<lock::Lock, Error> {
 /// Largest `--lock` file read (the built-in ones are about 40 KiB).
 const MAX_LOCK_BYTES: u64 = 4 * 1024 * 1024;
 
+/// The lock to launch: `--lock FILE`, else the built-in one of `--kcl-version`.
 pub(crate) fn load_lock(cli: &Cli) -> Result<lock::Lock, Error> {
     let Some(path) = &cli.lock else {
         return load_builtin(&cli.kcl_version);
@@ -63,6 +65,7 @@ pub(crate) struct PropertiesFile {
     bytes: Vec<u8>,
 }
 
+/// Reads `-p FILE`: a regular file of at most [`properties::MAX_PROPERTIES_BYTES`].
 pub(crate) fn read_properties(cli: &Cli, cwd: &Path) -> Result<PropertiesFile, Error> {
     // clap makes -p required unless --list-versions, which returned earlier.
     let given = cli.properties.clone().unwrap_or_default();
@@ -83,6 +86,7 @@ pub(crate) fn read_properties(cli: &Cli, cwd: &Path) -> Result<PropertiesFile, E
     Ok(PropertiesFile { given, path, bytes })
 }
 
+/// Parses and validates the properties file, prints the findings, and refuses errors.
 pub(crate) fn validate_properties(
     cli: &Cli,
     file: &PropertiesFile,
@@ -142,6 +146,7 @@ fn print_findings(findings: &[Diagnostic], file: &Path, quiet: bool) {
     }
 }
 
+/// `-l FILE`, made absolute: the daemon opens it by path.
 pub(crate) fn log_configuration(cli: &Cli, cwd: &Path) -> Result<Option<PathBuf>, Error> {
     let Some(given) = &cli.log_configuration else {
         return Ok(None);
@@ -161,6 +166,7 @@ pub(crate) fn log_configuration(cli: &Cli, cwd: &Path) -> Result<Option<PathBuf>
     Ok(Some(path))
 }
 
+/// `--extra-classpath` entries, made absolute; each must exist.
 pub(crate) fn extra_classpath(cli: &Cli, cwd: &Path) -> Result<Vec<PathBuf>, Error> {
     cli.extra_classpath
         .iter()
@@ -173,6 +179,7 @@ pub(crate) fn extra_classpath(cli: &Cli, cwd: &Path) -> Result<Vec<PathBuf>, Err
         .collect()
 }
 
+/// The `java` to run and its major version, which must be at least the lock's `min-java`.
 pub(crate) fn find_java(
     cli: &Cli,
     cwd: &Path,
@@ -203,6 +210,7 @@ pub(crate) fn find_java(
     Ok((java.path, major))
 }
 
+/// `--check`: one line saying what was checked and what the classpath will hold.
 pub(crate) fn report_check(
     cli: &Cli,
     properties: &PropertiesFile,
@@ -246,6 +254,7 @@ pub(crate) fn check_repository_flags(cli: &Cli) -> Result<(), Error> {
     Ok(())
 }
 
+/// Makes the lock's jars ready (cache or `--jar-folder`) and returns them in classpath order.
 pub(crate) fn prepare_jars(
     cli: &Cli,
     lock: &lock::Lock,
@@ -289,6 +298,7 @@ pub(crate) fn prepare_jars(
     Ok(paths)
 }
 
+/// Prints the classpath or the command, or becomes the daemon (`-e`).
 pub(crate) fn finish(
     cli: &Cli,
     spec: &launch::LaunchSpec,

@@ -1,7 +1,7 @@
 //! Why the jars could not be made ready.
 
 use crate::digest::{self, ZipCheckError};
-use crate::display::{shown, shown_path};
+use crate::display::{shown_path, shown_whole};
 use crate::maven::RepositoryError;
 use std::io;
 use std::path::PathBuf;
@@ -54,7 +54,7 @@ pub(crate) enum DownloadProblem {
     /// 404 or 410.
     #[error(
         "HTTP {status}: the repository ({source_name}) does not have {}. If it is a mirror, make it proxy \
-         Maven Central, or choose another with --maven-repo", shown(.coordinates)
+         Maven Central, or choose another with --maven-repo", shown_whole(.coordinates)
     )]
     NotFound {
         /// The status.
@@ -130,7 +130,7 @@ pub(crate) enum JarError {
     #[error(
         "{count} of {total} jars for KCL {version} are missing from {} and --offline forbids downloading \
          (first missing: {}). Run once without --offline to fill the cache, or stage the jars listed \
-         in the lock into --jar-folder DIR", shown_path(.dir), shown(.first)
+         in the lock into --jar-folder DIR", shown_path(.dir), shown_whole(.first)
     )]
     Offline {
         /// Missing jars.
@@ -156,7 +156,7 @@ pub(crate) enum JarError {
         detail: Mismatch,
     },
     /// A jar's bytes do not match the lock.
-    #[error("{}: {detail}. {advice}", shown(.file))]
+    #[error("{}: {detail}. {advice}", shown_whole(.file))]
     Mismatch {
         /// The file or URL (display-safe).
         file: String,
@@ -166,7 +166,7 @@ pub(crate) enum JarError {
         advice: String,
     },
     /// A download failed.
-    #[error("downloading {}{} failed: {problem}", shown(.url), redirected_to(.final_url))]
+    #[error("downloading {}{} failed: {problem}", shown_whole(.url), redirected_to(.final_url))]
     Download {
         /// The URL asked for (no credentials).
         url: String,
@@ -210,7 +210,7 @@ pub(crate) enum JarError {
 
 fn redirected_to(final_url: &Option<String>) -> String {
     match final_url {
-        Some(url) => format!(" (redirected to {})", shown(url)),
+        Some(url) => format!(" (redirected to {})", shown_whole(url)),
         None => String::new(),
     }
 }

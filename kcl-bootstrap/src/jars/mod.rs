@@ -100,7 +100,7 @@ pub(crate) fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarErro
     }
 
     let state_created = fs::create_dir_all(&layout.state_dir);
-    let _guard = match state_created {
+    let guard = match state_created {
         Ok(()) => Some(DirLock::acquire(
             &layout.state_dir,
             opts.lock_timeout,
@@ -118,7 +118,7 @@ pub(crate) fn ensure_jars(opts: &JarOptions<'_>) -> Result<Vec<PathBuf>, JarErro
         // A read-only cache root with a complete jar folder still works, unlocked and unmarked.
         Err(_) => None,
     };
-    let writable_state = _guard.is_some();
+    let writable_state = guard.is_some();
     // Another bootstrap may have finished while we waited for the lock.
     if writable_state && !opts.verify && marker::is_current(&layout.state_dir, lock, &paths) {
         return Ok(paths);
@@ -201,7 +201,7 @@ fn check_present<'a>(
             opts.progress,
             &format!(
                 "cached {} is damaged ({}); downloading it again",
-                crate::display::shown(jar.file_name()),
+                crate::display::shown_whole(jar.file_name()),
                 crate::error::with_sources(&detail)
             ),
         );

@@ -71,7 +71,7 @@ impl Reporter {
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             crate::output::say(&format!(
                 "[{n}/{total}] {} ({} KiB)",
-                crate::display::shown(jar.file_name()),
+                crate::display::shown_whole(jar.file_name()),
                 jar.size.div_ceil(1024)
             ));
         }

@@ -47,9 +47,17 @@ pub(crate) fn verify_all(files: &[(&LockedJar, &PathBuf)]) -> Vec<Result<(), Mis
 
 /// Checks size, SHA-256 and zip structure of one file against the lock.
 pub(crate) fn verify_file(path: &Path, jar: &LockedJar) -> Result<(), Mismatch> {
-    // The cache may have been tampered with: never block on a FIFO planted under a jar's name.
+    // The cache may have been tampered with: never block on a FIFO planted under a jar's name,
+    // and never hash gigabytes planted under it either (the size is known before reading).
     crate::files::check_regular(path)
         .map_err(|e| Mismatch::Unreadable(std::io::Error::other(e.to_string())))?;
+    let on_disk = std::fs::metadata(path).map_err(Mismatch::Unreadable)?.len();
+    if on_disk != jar.size {
+        return Err(Mismatch::Size {
+            actual: on_disk,
+            expected: jar.size,
+        });
+    }
     let (size, sha) = digest::file_sha256(path).map_err(Mismatch::Unreadable)?;
     if size != jar.size {
         return Err(Mismatch::Size {

@@ -140,7 +140,7 @@ pub(crate) fn redact(text: &str) -> String {
         Some(at) => format!("{prefix}***@{}", &rest[at + 1..]),
         None => text.to_string(),
     };
-    crate::display::shown(&redacted).to_string()
+    crate::display::shown_whole(&redacted)
 }
 
 #[cfg(test)]

@@ -205,7 +205,7 @@ fn request(
             let problem = DownloadProblem::Redirect(format!(
                 "the repository redirected from https to plain http ({}); refused, so that neither \
                  credentials nor jars travel unencrypted",
-                crate::display::shown(next.as_str())
+                crate::display::shown_whole(next.as_str())
             ));
             return Err(fatal(FatalKind::Problem(problem), &final_url));
         }

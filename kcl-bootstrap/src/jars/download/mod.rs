@@ -181,7 +181,7 @@ pub(crate) fn download_all(
             jars.len(),
             total as f64 / 1e6,
             plan.kcl_version,
-            crate::display::shown(&plan.repository.base_url),
+            crate::display::shown_whole(&plan.repository.base_url),
             plan.repository.source,
             crate::display::shown_path(dir)
         ),
@@ -270,7 +270,7 @@ fn download_with_retries(
         }
         reporter.message(&format!(
             "{}: {last}; retrying in {} ms (attempt {}/{attempts})",
-            crate::display::shown(jar.file_name()),
+            crate::display::shown_whole(jar.file_name()),
             backoff.as_millis(),
             made + 1
         ));
@@ -308,7 +308,7 @@ fn fatal_error(kind: FatalKind, url: &str, final_url: Option<String>, jar: &Lock
             advice: format!(
                 "Nothing was cached. The repository served different bytes for {} than Maven resolved when \
                  the lock was made: check that --maven-repo/mirror proxies Maven Central faithfully",
-                crate::display::shown(&jar.coordinates)
+                crate::display::shown_whole(&jar.coordinates)
             ),
         },
         FatalKind::Cache(e) => e,
