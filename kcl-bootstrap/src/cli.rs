@@ -254,6 +254,32 @@ mod tests {
         }
     }
 
+    /// The defaults, as `--help` states them (not the environment of this test).
+    fn default_duration(id: &str) -> Duration {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap_or_else(|| panic!("no flag {id}"));
+        let text = arg.get_default_values()[0].to_str().unwrap().to_string();
+        parse_duration(&text).unwrap()
+    }
+
+    #[test]
+    fn defaults_give_up_on_a_silent_mirror_or_java_in_time() {
+        let retry = crate::jars::RetryPolicy::default();
+        let pauses = retry.total_pauses();
+        assert_eq!(pauses, Duration::from_millis(3500));
+        let attempts = retry.attempts();
+        let stalled = default_duration("read_timeout") * attempts + pauses;
+        let unreachable = default_duration("connect_timeout") * attempts + pauses;
+        assert!(stalled <= Duration::from_secs(120), "{stalled:?}");
+        assert!(unreachable <= Duration::from_secs(120), "{unreachable:?}");
+        assert!(default_duration("java_timeout") <= Duration::from_secs(30));
+        assert!(default_duration("jar_timeout") >= stalled);
+    }
+
     #[test]
     fn the_flags_are_consistent() {
         use clap::CommandFactory;

@@ -58,6 +58,21 @@ pub(crate) struct RetryPolicy {
     initial_backoff: Duration,
 }
 
+#[cfg(test)]
+impl RetryPolicy {
+    /// Total attempts, including the first.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The pauses between all attempts, added up.
+    pub(crate) fn total_pauses(&self) -> Duration {
+        (1..self.attempts.max(1))
+            .map(|i| self.initial_backoff.saturating_mul(1 << (i - 1)))
+            .sum()
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
