@@ -233,3 +233,33 @@ fn bad_repository_url_exits_2_from_every_source() {
     ));
     check(run_bounded(&mut w.cmd(), LIMIT));
 }
+
+#[test]
+fn refusal_after_a_redirect_to_another_host_says_no_credentials_went_there() {
+    let (jars, w, repo) = setup(1);
+    let elsewhere = FakeRepo::start("/cdn");
+    let cdn_path = format!("/cdn/{}", jars.jars[0].0);
+    repo.route(
+        &jar_route(&jars, 0),
+        Route {
+            redirect: Some(format!("http://{}{cdn_path}", elsewhere.authority())),
+            ..Route::default()
+        },
+    );
+    elsewhere.route(
+        &cdn_path,
+        Route {
+            status_always: Some(401),
+            ..Route::default()
+        },
+    );
+    let with_creds = repo.base_url.replacen("http://", "http://user:s3cret@", 1);
+    let r = run_bounded(w.cmd().arg("--maven-repo").arg(&with_creds), LIMIT);
+    r.expect_code(5);
+    assert!(
+        r.err.contains("after a redirect to another host") && r.err.contains("redirected to"),
+        "{}",
+        r.err
+    );
+    assert_eq!(elsewhere.auth_seen(&cdn_path), vec![None]);
+}

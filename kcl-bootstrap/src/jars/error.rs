@@ -84,6 +84,15 @@ pub(crate) enum DownloadProblem {
         /// Where the repository (and its credentials) came from.
         source_name: String,
     },
+    /// 401 or 403 from another origin the repository redirected to.
+    #[error(
+        "HTTP {status} after a redirect to another host: credentials are only sent to the repository's \
+         own host, so make the repository serve the jar itself (or point --maven-repo at the other host)"
+    )]
+    RedirectedWithoutCredentials {
+        /// The status.
+        status: u16,
+    },
     /// A status that is neither success, redirect nor a known failure.
     #[error("unexpected HTTP status {0}")]
     Status(u16),

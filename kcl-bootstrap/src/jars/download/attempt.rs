@@ -97,6 +97,11 @@ pub(super) fn fetch(
 ) -> Result<(), Failure> {
     let (response, final_url) = request(http, repository, url, time_left)?;
     let status = response.status().as_u16();
+    // After a redirect to another origin no credentials were sent (see `request`).
+    let sent_credentials = repository.credentials.is_some()
+        && final_url
+            .as_deref()
+            .is_none_or(|u| same_origin(u, &repository.base_url));
     let problem = match status {
         200 => None,
         404 | 410 => Some(DownloadProblem::NotFound {
@@ -104,11 +109,12 @@ pub(super) fn fetch(
             source_name: repository.source.to_string(),
             coordinates: jar.coordinates.clone(),
         }),
+        401 | 403 if sent_credentials => Some(DownloadProblem::CredentialsRefused {
+            status,
+            source_name: repository.source.to_string(),
+        }),
         401 | 403 if repository.credentials.is_some() => {
-            Some(DownloadProblem::CredentialsRefused {
-                status,
-                source_name: repository.source.to_string(),
-            })
+            Some(DownloadProblem::RedirectedWithoutCredentials { status })
         }
         401 | 403 => Some(DownloadProblem::NeedsCredentials { status }),
         408 | 429 | 500..=599 => return Err(retry(Transient::Status(status), &final_url)),
