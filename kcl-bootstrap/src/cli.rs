@@ -3,11 +3,15 @@
 
 use clap::Parser;
 use std::path::PathBuf;
+use std::time::Duration;
 
 const AFTER_HELP: &str = "\
 Without -e, prints the java command (shell-quoted) on stdout and everything else on stderr, so
 copy-paste and `eval \"$(kcl-bootstrap -p app.properties)\"` both work. With -e, becomes the JVM
 (exec): signals and the exit status are the daemon's own.
+
+Durations are written 500ms, 20s, 5m or 1h (a bare number means seconds); speeds in bytes per
+second, 8k meaning 8 KiB/s.
 
 Environment:
   KCL_MAVEN_REPO            repository or mirror URL (same as --maven-repo)
@@ -18,11 +22,14 @@ Environment:
 Mirrors are also read from ~/.m2/settings.xml (<mirrorOf> central or *).
 
 Exit codes:
-  0  printed the command / classpath, or validation passed (--check)
-  2  usage error: bad flag, missing file, unknown --kcl-version
-  3  the properties file is invalid (errors listed with file:line)
-  4  Java problem: not found, version unreadable, too old, or exec failed
-  5  jars: download, verification or cache failure
+  0   printed the command / classpath, or validation passed (--check)
+  2   usage: bad flag or value; a file named by a flag (-p included) missing, unreadable or not
+      a regular file; unknown --kcl-version; bad lock; bad repository URL or settings.xml
+  3   the properties file is refused: too large, a syntax error, or validation errors
+  4   Java: not found, version unreadable or timed out, too old, or exec failed
+  5   jars: download, verification, cache, or waiting for another kcl-bootstrap failed
+  6   the command or classpath could not be written to stdout
+  70  internal error (a bug: please report it)
   other  with -e, the daemon's own exit status";
 
 /// Fetch the KCL MultiLangDaemon jars (verified against a Maven-generated lock) and launch the
@@ -113,4 +120,169 @@ pub struct Cli {
     /// List the KCL versions with a built-in lock and exit.
     #[arg(long = "list-versions")]
     pub list_versions: bool,
+
+    /// Also put this jar or directory on the daemon's classpath, after the verified jars (e.g. a
+    /// custom credentials provider). Not verified: only name what you trust (repeatable).
+    #[arg(long = "extra-classpath", value_name = "PATH")]
+    pub extra_classpath: Vec<PathBuf>,
+
+    /// Give up connecting to the repository (DNS, TCP, TLS, proxy) after this long.
+    #[arg(long = "connect-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_CONNECT_TIMEOUT",
+          default_value = "10s", value_parser = parse_duration, help_heading = "Timeouts")]
+    pub connect_timeout: Duration,
+
+    /// A download attempt fails when no byte arrives for this long, or when one such interval
+    /// brings less than --min-speed.
+    #[arg(long = "read-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_READ_TIMEOUT",
+          default_value = "20s", value_parser = parse_duration, help_heading = "Timeouts")]
+    pub read_timeout: Duration,
+
+    /// Slowest acceptable download speed, averaged over each --read-timeout interval (0: no
+    /// minimum).
+    #[arg(long = "min-speed", value_name = "BYTES_PER_SEC", env = "KCL_BOOTSTRAP_MIN_SPEED",
+          default_value = "8k", value_parser = parse_speed, help_heading = "Timeouts")]
+    pub min_speed: u64,
+
+    /// Give up on a jar after this long in all, retries and their pauses included.
+    #[arg(long = "jar-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_JAR_TIMEOUT",
+          default_value = "5m", value_parser = parse_duration, help_heading = "Timeouts")]
+    pub jar_timeout: Duration,
+
+    /// Give up waiting for another kcl-bootstrap that is preparing the same jars after this long.
+    #[arg(long = "lock-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_LOCK_TIMEOUT",
+          default_value = "10m", value_parser = parse_duration, help_heading = "Timeouts")]
+    pub lock_timeout: Duration,
+
+    /// Stop `java -version` (and what it started) after this long.
+    #[arg(long = "java-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_JAVA_TIMEOUT",
+          default_value = "20s", value_parser = parse_duration, help_heading = "Timeouts")]
+    pub java_timeout: Duration,
+}
+
+/// Parses `500ms`, `20s`, `1.5s`, `5m`, `1h` or a bare number of seconds; zero is refused.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown unit '{other}': use ms, s, m or h")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration such as 500ms, 20s or 5m"))?;
+    let seconds = value * scale;
+    if !(seconds > 0.0 && seconds <= 7.0 * 86400.0) {
+        return Err(format!("'{text}' must be more than 0 and at most a week"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses a speed in bytes per second: `8192`, `8k`, `8KiB`, `1M`, optionally followed by `/s`.
+pub(crate) fn parse_speed(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let body = trimmed.strip_suffix("/s").unwrap_or(trimmed);
+    let split = body
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(body.len());
+    let (number, unit) = body.split_at(split);
+    let scale: u64 = match unit {
+        "" | "B" => 1,
+        "k" | "K" | "KiB" | "kB" => 1024,
+        "m" | "M" | "MiB" | "MB" => 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}': use a number of bytes, or k or M"
+            ));
+        }
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("'{trimmed}' is not a speed such as 8k (bytes per second)"))?;
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("'{trimmed}' is too large"))
+}
+
+/// A duration the way the flags write it: `500ms`, `20s`, `5m`.
+pub(crate) fn show_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 || !ms.is_multiple_of(1000) {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(60_000) && ms >= 120_000 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", ms / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration(" 1h "), Ok(Duration::from_secs(3600)));
+        for bad in ["", "0", "0s", "-1s", "10x", "s", "1e9", "9999h", "é"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(show_duration(Duration::from_secs(20)), "20s");
+        assert_eq!(show_duration(Duration::from_secs(60)), "60s");
+        assert_eq!(show_duration(Duration::from_secs(600)), "10m");
+        assert_eq!(show_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn speeds() {
+        assert_eq!(parse_speed("8192"), Ok(8192));
+        assert_eq!(parse_speed("8k"), Ok(8192));
+        assert_eq!(parse_speed("8KiB/s"), Ok(8192));
+        assert_eq!(parse_speed("1M"), Ok(1 << 20));
+        assert_eq!(parse_speed("0"), Ok(0));
+        for bad in ["", "k", "1.5k", "-1", "8 k", "99999999999999999999M", "1G"] {
+            assert!(parse_speed(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The defaults, as `--help` states them (not the environment of this test).
+    fn default_duration(id: &str) -> Duration {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id() == id)
+            .unwrap_or_else(|| panic!("no flag {id}"));
+        let text = arg.get_default_values()[0].to_str().unwrap().to_string();
+        parse_duration(&text).unwrap()
+    }
+
+    #[test]
+    fn defaults_give_up_on_a_silent_mirror_or_java_in_time() {
+        let retry = crate::jars::RetryPolicy::default();
+        let pauses = retry.total_pauses();
+        assert_eq!(pauses, Duration::from_millis(3500));
+        let attempts = retry.attempts();
+        let stalled = default_duration("read_timeout") * attempts + pauses;
+        let unreachable = default_duration("connect_timeout") * attempts + pauses;
+        assert!(stalled <= Duration::from_secs(120), "{stalled:?}");
+        assert!(unreachable <= Duration::from_secs(120), "{unreachable:?}");
+        assert!(default_duration("java_timeout") <= Duration::from_secs(30));
+        assert!(default_duration("jar_timeout") >= stalled);
+    }
+
+    #[test]
+    fn the_flags_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -63,15 +63,30 @@ impl StreamingDigest {
     }
 }
 
-/// Checks that a file opens as a zip archive (a jar) and reads its central directory.
+/// Why a file is not a usable jar.
+#[derive(Debug, thiserror::Error)]
+pub enum ZipCheckError {
+    /// The file could not be opened.
+    #[error("cannot open it ({0})")]
+    Open(io::Error),
+    /// No readable zip central directory.
+    #[error("not a valid jar (zip) file: {0}")]
+    NotZip(zip::result::ZipError),
+    /// A zip with nothing in it.
+    #[error("the archive has no entries")]
+    Empty,
+}
+
+/// Checks that a file opens as a zip archive (a jar) and reads its central directory; returns
+/// the number of entries.
 ///
 /// A jar cut short loses its central directory (it sits at the end of the file), so this catches
 /// truncation even where no checksum is known.
-pub fn check_zip(path: &Path) -> Result<usize, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(|e| e.to_string())?;
+pub fn check_zip(path: &Path) -> Result<usize, ZipCheckError> {
+    let file = File::open(path).map_err(ZipCheckError::Open)?;
+    let archive = zip::ZipArchive::new(io::BufReader::new(file)).map_err(ZipCheckError::NotZip)?;
     if archive.is_empty() {
-        return Err("the archive has no entries".into());
+        return Err(ZipCheckError::Empty);
     }
     Ok(archive.len())
 }
@@ -98,7 +113,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.jar");
         std::fs::write(&p, b"not a zip").unwrap();
-        assert!(check_zip(&p).is_err());
+        assert!(matches!(check_zip(&p), Err(ZipCheckError::NotZip(_))));
+        assert!(matches!(
+            check_zip(&dir.path().join("missing.jar")),
+            Err(ZipCheckError::Open(_))
+        ));
         let mut buf = io::Cursor::new(Vec::new());
         {
             let mut w = zip::ZipWriter::new(&mut buf);

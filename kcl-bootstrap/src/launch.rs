@@ -1,45 +1,65 @@
 //! The daemon's command line: classpath, JVM options, main class and arguments; printing it
 //! shell-quoted, or replacing this process with it.
+//!
+//! The classpath holds the verified jars and nothing else (plus what the user names with
+//! `--extra-classpath`). The daemon does not need a directory there: it looks the properties
+//! file up as a classpath resource first, but an absolute path is never found that way, so it
+//! is opened from the filesystem; and `--log-configuration` is opened as a file. A directory on
+//! the classpath would let any class, `logback-test.xml` or `META-INF/services` entry in it run
+//! inside the daemon.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The MultiLangDaemon's main class in KCL 2.x and 3.x.
-pub const MAIN_CLASS: &str = "software.amazon.kinesis.multilang.MultiLangDaemon";
+pub(crate) const MAIN_CLASS: &str = "software.amazon.kinesis.multilang.MultiLangDaemon";
 
 /// Everything needed to start the daemon.
 #[derive(Debug, Clone)]
-pub struct LaunchSpec {
-    /// The `java` executable.
-    pub java: PathBuf,
-    /// Its major version (below 18, `-Dfile.encoding=UTF-8` is added).
-    pub java_major: u32,
-    /// Jars in classpath order.
-    pub jars: Vec<PathBuf>,
-    /// The properties file (absolute).
-    pub properties: PathBuf,
-    /// Optional logback configuration (absolute).
-    pub log_configuration: Option<PathBuf>,
-    /// Extra JVM options, placed after ours so they can override them.
-    pub jvm_args: Vec<String>,
-    /// The daemon's working directory (added to the classpath).
-    pub cwd: PathBuf,
+pub(crate) struct LaunchSpec {
+    java: PathBuf,
+    java_major: u32,
+    jars: Vec<PathBuf>,
+    extra_classpath: Vec<PathBuf>,
+    properties: PathBuf,
+    log_configuration: Option<PathBuf>,
+    jvm_args: Vec<String>,
 }
 
+/// What the classpath holds besides the verified jars.
+pub(crate) struct Unverified<'a>(pub(crate) &'a [PathBuf]);
+
 impl LaunchSpec {
-    /// The classpath: the jars, the properties file's directory (the daemon looks the file up on
-    /// the classpath first), then the working directory.
-    pub fn classpath(&self) -> OsString {
+    /// `java` (major version `java_major`: below 18, `-Dfile.encoding=UTF-8` is added) runs the
+    /// daemon with `jars` (verified, in classpath order), then `extra_classpath` (unverified,
+    /// asked for by the user), the absolute `properties` file and an optional absolute logback
+    /// file; `jvm_args` come after ours so they can override them.
+    pub(crate) fn new(
+        java: PathBuf,
+        java_major: u32,
+        jars: Vec<PathBuf>,
+        extra_classpath: Vec<PathBuf>,
+        properties: PathBuf,
+        log_configuration: Option<PathBuf>,
+        jvm_args: Vec<String>,
+    ) -> LaunchSpec {
+        LaunchSpec {
+            java,
+            java_major,
+            jars,
+            extra_classpath,
+            properties,
+            log_configuration,
+            jvm_args,
+        }
+    }
+
+    /// The classpath: the verified jars, then the entries the user added.
+    pub(crate) fn classpath(&self) -> OsString {
         let sep = if cfg!(windows) { ";" } else { ":" };
         let mut cp = OsString::new();
-        let props_dir = self
-            .properties
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.cwd.clone());
-        let entries = self.jars.iter().chain([&props_dir, &self.cwd]);
-        for (i, entry) in entries.enumerate() {
+        for (i, entry) in self.jars.iter().chain(&self.extra_classpath).enumerate() {
             if i > 0 {
                 cp.push(sep);
             }
@@ -48,8 +68,13 @@ impl LaunchSpec {
         cp
     }
 
+    /// The classpath entries that are not verified jars.
+    pub(crate) fn unverified(&self) -> Unverified<'_> {
+        Unverified(&self.extra_classpath)
+    }
+
     /// The full argument vector, `java` first.
-    pub fn argv(&self) -> Vec<OsString> {
+    pub(crate) fn argv(&self) -> Vec<OsString> {
         let mut argv: Vec<OsString> = vec![self.java.clone().into()];
         if self.java_major < 18 {
             // Before Java 18 the pipes to the processors use the locale's charset, which is
@@ -72,14 +97,7 @@ impl LaunchSpec {
 
 /// Quotes one argument for a POSIX shell: left bare when it only holds safe characters,
 /// otherwise wrapped in single quotes (with `'` written as `'\''`).
-///
-/// ```
-/// use kcl_bootstrap::launch::shell_quote;
-/// assert_eq!(shell_quote("a/b-c.jar:d"), "a/b-c.jar:d");
-/// assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
-/// assert_eq!(shell_quote(""), "''");
-/// ```
-pub fn shell_quote(arg: &str) -> String {
+pub(crate) fn shell_quote(arg: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
     if !arg.is_empty() && arg.chars().all(safe) {
         arg.to_string()
@@ -89,7 +107,7 @@ pub fn shell_quote(arg: &str) -> String {
 }
 
 /// The argument vector as one shell-quoted line that can be pasted into `sh`/`bash`/`zsh`.
-pub fn shell_line(argv: &[OsString]) -> String {
+pub(crate) fn shell_line(argv: &[OsString]) -> String {
     argv.iter()
         .map(|a| shell_quote(&a.to_string_lossy()))
         .collect::<Vec<_>>()
@@ -99,9 +117,12 @@ pub fn shell_line(argv: &[OsString]) -> String {
 /// Starts the daemon so that its signals and exit status are the caller's: on Unix this
 /// process becomes the JVM (`exec`) and this function only returns on failure; elsewhere the
 /// JVM runs as a child and its exit code is returned.
-pub fn exec(argv: &[OsString]) -> std::io::Error {
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
+pub(crate) fn exec(argv: &[OsString]) -> std::io::Error {
+    let Some((program, args)) = argv.split_first() else {
+        return std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args);
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -118,7 +139,7 @@ pub fn exec(argv: &[OsString]) -> std::io::Error {
 }
 
 /// Makes a path absolute against `cwd` without resolving symlinks.
-pub fn absolute(path: &Path, cwd: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -131,39 +152,48 @@ pub fn absolute(path: &Path, cwd: &Path) -> PathBuf {
     }
 }
 
-/// True if `s` would need quoting (used by tests and the `--print-classpath` path).
-pub fn needs_quoting(s: &OsStr) -> bool {
-    shell_quote(&s.to_string_lossy()) != s.to_string_lossy()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn spec(major: u32) -> LaunchSpec {
-        LaunchSpec {
-            java: "/jdk/bin/java".into(),
-            java_major: major,
-            jars: vec!["/c/a.jar".into(), "/c/b.jar".into()],
-            properties: "/app/conf/app.properties".into(),
-            log_configuration: Some("/app/logback.xml".into()),
-            jvm_args: vec!["-Xmx1g".into()],
-            cwd: "/work dir".into(),
-        }
+        LaunchSpec::new(
+            "/jdk/bin/java".into(),
+            major,
+            vec!["/c/a.jar".into(), "/c/b.jar".into()],
+            vec![],
+            "/app/conf/app.properties".into(),
+            Some("/app/logback.xml".into()),
+            vec!["-Xmx1g".into()],
+        )
     }
 
     #[test]
-    fn argv_layout() {
+    fn argv_layout_holds_only_the_jars_on_the_classpath() {
         let argv = spec(17).argv();
         let line = shell_line(&argv);
         assert_eq!(
             line,
-            "/jdk/bin/java -Dfile.encoding=UTF-8 -Xmx1g -cp '/c/a.jar:/c/b.jar:/app/conf:/work dir' \
+            "/jdk/bin/java -Dfile.encoding=UTF-8 -Xmx1g -cp /c/a.jar:/c/b.jar \
              software.amazon.kinesis.multilang.MultiLangDaemon --properties-file /app/conf/app.properties \
              --log-configuration /app/logback.xml"
         );
         let argv21 = spec(21).argv();
         assert!(!argv21.iter().any(|a| a == "-Dfile.encoding=UTF-8"));
+        let mut with_extra = spec(21);
+        with_extra.extra_classpath = vec!["/my dir/creds.jar".into()];
+        assert_eq!(
+            with_extra.classpath(),
+            OsString::from("/c/a.jar:/c/b.jar:/my dir/creds.jar")
+        );
+        assert_eq!(with_extra.unverified().0.len(), 1);
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a/b-c.jar:d"), "a/b-c.jar:d");
+        assert_eq!(shell_quote("it's here"), r"'it'\''s here'");
+        assert_eq!(shell_quote(""), "''");
     }
 
     #[test]
@@ -177,6 +207,7 @@ mod tests {
             "back\\slash",
             "*",
             "",
+            "\u{1b}[2J",
         ];
         let argv: Vec<OsString> = std::iter::once(OsString::from("printf"))
             .chain(std::iter::once(OsString::from("[%s]")))
@@ -189,7 +220,6 @@ mod tests {
             .unwrap();
         let expected: String = args.iter().map(|a| format!("[{a}]")).collect();
         assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-        assert!(needs_quoting(OsStr::new("a b")) && !needs_quoting(OsStr::new("a")));
     }
 
     #[test]

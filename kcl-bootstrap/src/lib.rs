@@ -1,282 +1,107 @@
 //! `kcl-bootstrap`: fetch the KCL MultiLangDaemon jars safely and launch the daemon.
 //!
-//! The binary is a thin shell over [`run`]; the modules are public so that tests (and tools that
-//! want the same behaviour) can use each step on its own:
+//! The binary is a thin shell over [`main_with`], which runs the steps below, reports a failure
+//! with its exit code, and turns a panic into an internal error instead of a crash:
 //!
 //! - [`lock`]: the Maven-generated jar lists, one per supported KCL version;
-//! - [`maven`]: which repository or mirror to download from;
-//! - [`jars`]: cache, downloads, verification;
-//! - [`java`]: finding `java` and its version;
-//! - [`properties`]: a `java.util.Properties`-exact parser and the validator;
-//! - [`launch`]: the command line, printed or executed.
+//! - `properties`: a `java.util.Properties`-exact parser and the validator;
+//! - `java`: finding `java` and its version (bounded in time);
+//! - `maven`: which repository or mirror to download from;
+//! - `jars`: cache, downloads (bounded in time), verification;
+//! - `launch`: the command line, printed or executed.
 //!
-//! Nothing here writes to stdout except [`run`]'s printed command or classpath.
+//! Only [`lock`], [`digest`] and [`properties::parse`] are public, for the integration tests.
+//! Nothing here writes to stdout except the printed command or classpath; stderr goes through a
+//! queue that a closed or full pipe cannot stall.
 
-pub mod cli;
+mod cli;
 pub mod digest;
-pub mod jars;
-pub mod java;
-pub mod launch;
+mod display;
+mod error;
+mod files;
+mod jars;
+mod java;
+mod launch;
 pub mod lock;
-pub mod maven;
+mod maven;
+mod output;
+mod process;
 pub mod properties;
+mod steps;
 
-use cli::Cli;
-use std::path::{Path, PathBuf};
+pub use cli::Cli;
 
-/// A failure, with the exit code documented in `--help`.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Bad flags or input files (exit 2).
-    #[error("{0}")]
-    Usage(String),
-    /// The properties file has errors (exit 3); the findings were already printed.
-    #[error("{count} error(s) in {}; fix them, or pass --no-validate to launch anyway", file.display())]
-    Properties {
-        /// The file.
-        file: PathBuf,
-        /// Number of errors.
-        count: usize,
-    },
-    /// Java problem (exit 4).
-    #[error(transparent)]
-    Java(#[from] java::JavaError),
-    /// The JVM could not be started (exit 4).
-    #[error("could not start {}: {source}", java.display())]
-    Exec {
-        /// The executable.
-        java: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Jar download, verification or cache problem (exit 5).
-    #[error(transparent)]
-    Jars(#[from] jars::JarError),
+use error::{Error, code};
+use steps::*;
+
+/// Runs the bootstrap for `cli` and returns the process exit code: 0, an error's documented
+/// code (after printing the error), or 70 after a panic. With `-e` on Unix it does not return
+/// when the daemon starts.
+pub fn main_with(cli: &Cli) -> i32 {
+    reported(|| run(cli))
 }
 
-impl Error {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Usage(_) => 2,
-            Error::Properties { .. } => 3,
-            Error::Java(_) | Error::Exec { .. } => 4,
-            Error::Jars(_) => 5,
+/// Runs `steps`, prints how they failed, and returns the exit code.
+fn reported(steps: impl FnOnce() -> Result<(), Error>) -> i32 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps));
+    let exit = match outcome {
+        Ok(Ok(())) => code::OK,
+        Ok(Err(e)) => {
+            output::say(&format!("error: {}", error::with_sources(&e)));
+            e.exit_code()
         }
-    }
+        Err(_) => {
+            output::say("internal error (a bug): please report it with the message above");
+            code::INTERNAL
+        }
+    };
+    output::flush(output::FLUSH_BOUND);
+    exit
 }
 
-/// Runs the bootstrap: validate, locate Java, prepare the jars, then print or exec.
-/// Returns normally only when something was printed (or with `-e` on platforms without exec).
-pub fn run(cli: &Cli) -> Result<(), Error> {
+/// The steps: validate, locate Java, prepare the jars, then print or exec.
+fn run(cli: &Cli) -> Result<(), Error> {
     if cli.list_versions {
-        for v in lock::supported_versions() {
-            let l = lock::Lock::builtin(v)
-                .ok_or_else(|| Error::Usage(format!("built-in lock {v} is broken")))?;
-            let default = if v == lock::DEFAULT_KCL_VERSION {
-                "  (default)"
-            } else {
-                ""
-            };
-            emit(&format!("{l}{default}"))?;
-        }
-        return Ok(());
+        return list_versions();
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?;
-    let say = |msg: &str| {
-        if !cli.quiet {
-            eprintln!("kcl-bootstrap: {msg}");
-        }
-    };
-
+    let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
-    let kcl_major: u32 = lock
-        .kcl_version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(3);
-
-    // Properties.
-    let props_arg = cli
-        .properties
-        .as_deref()
-        .ok_or_else(|| Error::Usage("-p/--properties FILE is required".into()))?;
-    let properties = launch::absolute(props_arg, &cwd);
-    let bytes = std::fs::read(&properties).map_err(|e| {
-        Error::Usage(format!(
-            "cannot read the properties file {}: {e}; pass the path of your .properties file with -p",
-            properties.display()
-        ))
-    })?;
+    let properties = read_properties(cli, &cwd)?;
     if !cli.no_validate {
-        let entries = properties::parse(&bytes).map_err(|e| {
-            eprintln!("{}:{}: error: {}", properties.display(), e.line, e.message);
-            Error::Properties {
-                file: properties.clone(),
-                count: 1,
-            }
-        })?;
-        let ctx = properties::Context {
-            cwd: cwd.clone(),
-            path_env: std::env::var_os("PATH"),
-            kcl_major,
-            kcl_version: lock.kcl_version.clone(),
-            settings: (!lock.settings.is_empty()).then(|| lock.settings.iter().cloned().collect()),
-            dialect: properties::keys::Dialect::for_version(&lock.kcl_version),
-        };
-        let findings = properties::validate(&entries, &ctx);
-        let errors = findings
-            .iter()
-            .filter(|d| d.severity == properties::Severity::Error)
-            .count();
-        for d in &findings {
-            if d.severity == properties::Severity::Error || !cli.quiet {
-                eprintln!("{}", d.render(props_arg));
-            }
-        }
-        if errors > 0 {
-            return Err(Error::Properties {
-                file: props_arg.to_path_buf(),
-                count: errors,
-            });
-        }
+        validate_properties(cli, &properties, &lock, &cwd)?;
     }
-    let log_configuration = match &cli.log_configuration {
-        Some(p) => {
-            let abs = launch::absolute(p, &cwd);
-            if !abs.is_file() {
-                return Err(Error::Usage(format!(
-                    "the log configuration {} does not exist; pass a logback XML file with -l or drop the flag",
-                    abs.display()
-                )));
-            }
-            Some(abs)
-        }
-        None => None,
-    };
-
-    // Java.
-    let cache_root = jars::default_cache_root()?;
-    let java = java::find_java(
-        cli.java.as_deref(),
-        std::env::var_os("JAVA_HOME"),
-        std::env::var_os("PATH"),
-        &cwd,
-        lock.min_java,
-    )?;
-    let java_major = java::major_version(&java.path, Some(&cache_root.join("java-versions")))?;
-    if java_major < lock.min_java {
-        return Err(java::JavaError::TooOld {
-            path: java.path.clone(),
-            found: java_major,
-            min: lock.min_java,
-            kcl: lock.kcl_version.clone(),
-        }
-        .into());
-    }
+    let log_configuration = log_configuration(cli, &cwd)?;
+    let extra_classpath = extra_classpath(cli, &cwd)?;
+    let cache_root = jars::cache_root(std::env::var_os(jars::ENV_CACHE_DIR), &cwd)?;
+    let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
     if cli.check {
-        say(&format!(
-            "{} is valid; Java {java_major} at {}; {lock}",
-            props_arg.display(),
-            java.path.display()
-        ));
+        report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
         return Ok(());
     }
-
-    // Jars.
-    let settings = cli
-        .maven_settings
-        .clone()
-        .or_else(maven::default_settings_path);
-    let env_lookup = |name: &str| std::env::var(name).ok();
-    let choose =
-        || maven::choose_repository(cli.maven_repo.as_deref(), &env_lookup, settings.as_deref());
-    if let Some(flag) = &cli.maven_repo {
-        // Reject a malformed --maven-repo at once, even when nothing needs downloading.
-        maven::Repository::from_url(flag, maven::RepositorySource::Flag)
-            .map_err(|e| Error::Usage(format!("--maven-repo: {e}")))?;
-    }
-    let location = match &cli.jar_folder {
-        Some(dir) => jars::JarLocation::Folder(launch::absolute(dir, &cwd)),
-        None => jars::JarLocation::Cache,
-    };
-    let progress = if cli.quiet {
-        jars::ProgressMode::Quiet
-    } else {
-        jars::ProgressMode::Auto
-    };
-    let jar_paths = jars::ensure_jars(&jars::JarOptions {
-        lock: &lock,
-        location,
-        cache_root,
-        offline: cli.offline,
-        verify: cli.verify,
-        parallelism: usize::from(cli.parallel),
-        retry: jars::RetryPolicy::default(),
-        progress,
-        repository: &choose,
-    })?;
-
-    let spec = launch::LaunchSpec {
-        java: java.path.clone(),
+    check_repository_flags(cli)?;
+    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root)?;
+    let spec = launch::LaunchSpec::new(
+        java,
         java_major,
-        jars: jar_paths,
-        properties,
+        jar_paths,
+        extra_classpath,
+        properties.path,
         log_configuration,
-        jvm_args: cli.jvm_args.clone(),
-        cwd,
-    };
-    if cli.print_classpath {
-        return emit(&spec.classpath().to_string_lossy());
-    }
-    let argv = spec.argv();
-    if cli.execute {
-        say(&format!(
-            "starting the MultiLangDaemon (KCL {}, Java {java_major})",
-            lock.kcl_version
-        ));
-        let error = launch::exec(&argv);
-        return Err(Error::Exec {
-            java: java.path,
-            source: error,
-        });
-    }
-    emit(&launch::shell_line(&argv))
+        cli.jvm_args.clone(),
+    );
+    finish(cli, &spec, &lock, java_major)
 }
 
-/// Writes one line to stdout; a closed stdout (e.g. `| head`) is reported instead of panicking.
-fn emit(line: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::Usage(format!("cannot write to stdout: {e}")))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn load_lock(cli: &Cli) -> Result<lock::Lock, Error> {
-    if let Some(path) = &cli.lock {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Usage(format!("cannot read the lock {}: {e}", path.display())))?;
-        return lock::Lock::parse(&text).map_err(|e| {
-            Error::Usage(format!(
-                "{}: {e}; regenerate it with scripts/update-lock",
-                path.display()
-            ))
-        });
+    #[test]
+    #[allow(clippy::panic)]
+    fn a_panic_becomes_exit_70_not_a_crash() {
+        assert_eq!(reported(|| panic!("boom")), 70);
+        assert_eq!(reported(|| Ok(())), 0);
+        let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert_eq!(reported(|| Err(Error::Stdout(closed))), 6);
     }
-    lock::Lock::builtin(&cli.kcl_version).ok_or_else(|| {
-        Error::Usage(format!(
-            "no built-in lock for KCL {}; supported: {}. For another version, generate a lock with \
-             scripts/update-lock VERSION and pass it with --lock FILE",
-            cli.kcl_version,
-            lock::supported_versions().collect::<Vec<_>>().join(", ")
-        ))
-    })
-}
-
-/// Path helper re-exported for tests: the cache directory of a version under a cache root.
-pub fn version_cache_dir(cache_root: &Path, version: &str) -> PathBuf {
-    cache_root.join(version)
 }

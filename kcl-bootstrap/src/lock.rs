@@ -9,6 +9,10 @@
 //! Format: tab-separated fields, `#` starts a comment line. Lines are `kcl-version <V>`,
 //! `min-java <N>`, and one `jar <group:artifact:version[:classifier]> <repository path> <size>
 //! <sha256> <java>` per jar.
+//!
+//! A lock given with `--lock` is untrusted input: the version and every segment of a repository
+//! path become file and directory names under the cache, so each is checked to be one plain name
+//! (no `..`, no `/`, no leading dot, no control characters) before anything touches the disk.
 
 use std::fmt;
 
@@ -50,7 +54,8 @@ impl LockedJar {
 /// A parsed lock file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
-    /// The multilang version this lock resolves.
+    /// The multilang version this lock resolves: a safe directory name starting with its major
+    /// version number (checked by [`Lock::parse`]).
     pub kcl_version: String,
     /// Oldest Java major version that can run the daemon with these jars.
     pub min_java: u32,
@@ -81,11 +86,17 @@ impl Lock {
     /// assert!(lock.jars.iter().any(|j| j.coordinates.contains("amazon-kinesis-client-multilang")));
     /// ```
     pub fn builtin(version: &str) -> Option<Lock> {
+        Lock::load_builtin(version).ok().flatten()
+    }
+
+    /// The built-in lock for `version` (`None` if this build has none), or why it does not parse.
+    /// The built-in locks are parsed by a unit test, so an error here is a bug in the build.
+    pub(crate) fn load_builtin(version: &str) -> Result<Option<Lock>, LockError> {
         BUILTIN
             .iter()
             .find(|(v, _)| *v == version)
-            // The built-in locks are parsed by a unit test, so this cannot fail in a release.
-            .and_then(|(_, text)| Lock::parse(text).ok())
+            .map(|(_, text)| Lock::parse(text))
+            .transpose()
     }
 
     /// Parses a lock file's text.
@@ -103,37 +114,54 @@ impl Lock {
             }
             let fields: Vec<&str> = raw.split('\t').collect();
             match fields[0] {
-                "kcl-version" if fields.len() == 2 => kcl_version = Some(fields[1].to_string()),
+                "kcl-version" if fields.len() == 2 => {
+                    if !is_safe_version(fields[1]) {
+                        return Err(err(format!(
+                            "kcl-version '{}' must be a version such as 3.1.3 (digits first; letters, digits, \
+                             '.', '-', '+' and '_' only)",
+                            crate::display::shown(fields[1])
+                        )));
+                    }
+                    kcl_version = Some(fields[1].to_string())
+                }
                 "min-java" if fields.len() == 2 => {
-                    min_java =
-                        Some(fields[1].parse().map_err(|_| {
-                            err(format!("min-java '{}' is not a number", fields[1]))
-                        })?)
+                    min_java = Some(fields[1].parse().map_err(|_| {
+                        err(format!(
+                            "min-java '{}' is not a number",
+                            crate::display::shown(fields[1])
+                        ))
+                    })?)
                 }
                 "jar" if fields.len() == 6 => {
                     let repository_path = fields[2].to_string();
-                    if repository_path.starts_with('/')
-                        || repository_path
-                            .split('/')
-                            .any(|s| s.is_empty() || s == "..")
-                        || !repository_path.ends_with(".jar")
-                    {
+                    if !is_safe_repository_path(&repository_path) {
                         return Err(err(format!(
-                            "repository path '{repository_path}' must be a relative path ending in .jar"
+                            "repository path '{}' must be a relative path of plain names (letters, digits, \
+                             '.', '-', '+', '_', '~'; none empty, '..' or starting with '.') ending in .jar",
+                            crate::display::shown(&repository_path)
                         )));
                     }
                     jars.push(LockedJar {
                         coordinates: fields[1].to_string(),
                         repository_path,
-                        size: fields[3]
-                            .parse()
-                            .map_err(|_| err(format!("size '{}' is not a number", fields[3])))?,
-                        sha256: parse_sha256(fields[4]).ok_or_else(|| {
-                            err(format!("'{}' is not a SHA-256 in hex", fields[4]))
+                        size: fields[3].parse().map_err(|_| {
+                            err(format!(
+                                "size '{}' is not a number",
+                                crate::display::shown(fields[3])
+                            ))
                         })?,
-                        java: fields[5]
-                            .parse()
-                            .map_err(|_| err(format!("java '{}' is not a number", fields[5])))?,
+                        sha256: parse_sha256(fields[4]).ok_or_else(|| {
+                            err(format!(
+                                "'{}' is not a SHA-256 in hex",
+                                crate::display::shown(fields[4])
+                            ))
+                        })?,
+                        java: fields[5].parse().map_err(|_| {
+                            err(format!(
+                                "java '{}' is not a number",
+                                crate::display::shown(fields[5])
+                            ))
+                        })?,
                     });
                 }
                 "key" if fields.len() == 3 => {
@@ -141,7 +169,8 @@ impl Lock {
                 }
                 other => {
                     return Err(err(format!(
-                        "unexpected line starting with '{other}' ({} fields)",
+                        "unexpected line starting with '{}' ({} fields)",
+                        crate::display::shown(other),
                         fields.len()
                     )));
                 }
@@ -166,7 +195,10 @@ impl Lock {
             if !seen.insert(jar.file_name().to_string()) {
                 return Err(LockError {
                     line: 0,
-                    message: format!("jar file name '{}' appears twice", jar.file_name()),
+                    message: format!(
+                        "jar file name '{}' appears twice",
+                        crate::display::shown(jar.file_name())
+                    ),
                 });
             }
         }
@@ -183,6 +215,42 @@ impl Lock {
     pub fn total_size(&self) -> u64 {
         self.jars.iter().map(|j| j.size).sum()
     }
+
+    /// The major version of the KCL (2 for 2.5.4), guaranteed by [`Lock::parse`].
+    pub fn major_version(&self) -> u32 {
+        leading_number(&self.kcl_version).unwrap_or(0)
+    }
+}
+
+fn leading_number(version: &str) -> Option<u32> {
+    let digits: &str = version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .filter(|d| !d.is_empty())?;
+    digits.parse().ok()
+}
+
+/// One plain file-name segment: no separators, no leading dot (so never `.`, `..` or a hidden
+/// state file of ours), no control or shell-special characters.
+fn is_safe_segment(segment: &str, extra: &[char]) -> bool {
+    !segment.is_empty()
+        && segment.len() <= 200
+        && !segment.starts_with('.')
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c) || extra.contains(&c))
+}
+
+fn is_safe_version(version: &str) -> bool {
+    is_safe_segment(version, &[]) && leading_number(version).is_some() && version.len() <= 64
+}
+
+fn is_safe_repository_path(path: &str) -> bool {
+    path.ends_with(".jar")
+        && path.len() > ".jar".len()
+        && path
+            .split('/')
+            .all(|segment| is_safe_segment(segment, &['~']))
 }
 
 impl fmt::Display for Lock {
@@ -253,6 +321,54 @@ mod tests {
         );
         assert!(Lock::parse(&dup).unwrap_err().message.contains("twice"));
         assert!(Lock::parse("min-java\t8\n").is_err());
+    }
+
+    #[test]
+    fn versions_and_paths_that_would_leave_the_cache_are_refused() {
+        let sha = "0".repeat(64);
+        let lock = |version: &str, path: &str| {
+            Lock::parse(&format!(
+                "kcl-version\t{version}\nmin-java\t8\njar\ta:b:1\t{path}\t1\t{sha}\t8\n"
+            ))
+        };
+        for version in [
+            "../../X",
+            "/abs",
+            "3.1.3/..",
+            "..",
+            ".",
+            "",
+            "3.1.3\u{1b}[2J",
+            "x3",
+            "3 1",
+            "3.1\\x",
+        ] {
+            let e = lock(version, "a/b-1.jar").unwrap_err();
+            assert!(e.message.contains("kcl-version"), "{version:?}: {e}");
+            assert!(!e.message.contains('\u{1b}'), "{e}");
+        }
+        for path in [
+            "/etc/x.jar",
+            "a/../b.jar",
+            "a//b.jar",
+            "./a.jar",
+            "a/.lock.jar",
+            ".jar",
+            "a\\b.jar",
+            "a/b c.jar",
+            "a/b.jar/",
+            "C:/x.jar",
+            "a/b.zip",
+        ] {
+            let e = lock("3.1.3", path).unwrap_err();
+            assert!(e.message.contains("repository path"), "{path:?}: {e}");
+        }
+        let ok = lock("3.1.3-rc1+b_2", "g/a/1.0~x/a-1.0.jar").unwrap();
+        assert_eq!(ok.major_version(), 3);
+        assert_eq!(lock("9.9.9-test", "a/b.jar").unwrap().major_version(), 9);
+        for version in crate::lock::supported_versions() {
+            assert!(is_safe_version(version), "{version}");
+        }
     }
 
     #[test]

@@ -1,11 +1,8 @@
-//! `kcl-bootstrap` command: parse flags, run, map failures to the documented exit codes.
+//! `kcl-bootstrap` command: parse flags, run, exit with the documented code.
 
 use clap::Parser;
 
 fn main() {
-    let cli = kcl_bootstrap::cli::Cli::parse();
-    if let Err(e) = kcl_bootstrap::run(&cli) {
-        eprintln!("kcl-bootstrap: error: {e}");
-        std::process::exit(e.exit_code());
-    }
+    let cli = kcl_bootstrap::Cli::parse();
+    std::process::exit(kcl_bootstrap::main_with(&cli));
 }

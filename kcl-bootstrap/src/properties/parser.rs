@@ -45,10 +45,10 @@ pub struct ParseError {
 /// assert_eq!((entries[1].key.as_str(), entries[1].value.as_str(), entries[1].line), ("workerId", "w1", 3));
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ParseError> {
-    let text: Vec<char> = bytes.iter().map(|&b| char::from(b)).collect();
+    // ISO-8859-1 maps each byte to the char of the same value, so the reader works on bytes.
     let mut entries = Vec::new();
     let mut reader = LineReader {
-        text: &text,
+        text: bytes,
         pos: 0,
         line: 1,
     };
@@ -61,12 +61,12 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Entry>, ParseError> {
     Ok(entries)
 }
 
-fn is_blank(c: char) -> bool {
-    c == ' ' || c == '\t' || c == '\u{c}'
+fn is_blank(c: u8) -> bool {
+    c == b' ' || c == b'\t' || c == 0x0c
 }
 
 struct LineReader<'a> {
-    text: &'a [char],
+    text: &'a [u8],
     pos: usize,
     /// 1-based number of the natural line at `pos`.
     line: usize,
@@ -76,14 +76,14 @@ impl LineReader<'_> {
     /// Consumes one line terminator (`\n`, `\r` or `\r\n`) at `pos`, if any.
     fn eat_terminator(&mut self) {
         match self.text.get(self.pos) {
-            Some('\r') => {
+            Some(b'\r') => {
                 self.pos += 1;
-                if self.text.get(self.pos) == Some(&'\n') {
+                if self.text.get(self.pos) == Some(&b'\n') {
                     self.pos += 1;
                 }
                 self.line += 1;
             }
-            Some('\n') => {
+            Some(b'\n') => {
                 self.pos += 1;
                 self.line += 1;
             }
@@ -93,7 +93,7 @@ impl LineReader<'_> {
 
     /// Returns the next logical line (continuations joined, comments and blank lines skipped)
     /// and the line it starts on.
-    fn next_logical_line(&mut self) -> Option<(Vec<char>, usize)> {
+    fn next_logical_line(&mut self) -> Option<(Vec<u8>, usize)> {
         loop {
             // Start of a natural line: skip leading blanks.
             while self.pos < self.text.len() && is_blank(self.text[self.pos]) {
@@ -103,12 +103,12 @@ impl LineReader<'_> {
                 return None;
             }
             let c = self.text[self.pos];
-            if c == '\n' || c == '\r' {
+            if c == b'\n' || c == b'\r' {
                 self.eat_terminator();
                 continue;
             }
-            if c == '#' || c == '!' {
-                while self.pos < self.text.len() && !matches!(self.text[self.pos], '\n' | '\r') {
+            if c == b'#' || c == b'!' {
+                while self.pos < self.text.len() && !matches!(self.text[self.pos], b'\n' | b'\r') {
                     self.pos += 1;
                 }
                 self.eat_terminator();
@@ -121,9 +121,9 @@ impl LineReader<'_> {
         loop {
             // Read to the end of this natural line.
             let mut backslashes = 0usize;
-            while self.pos < self.text.len() && !matches!(self.text[self.pos], '\n' | '\r') {
+            while self.pos < self.text.len() && !matches!(self.text[self.pos], b'\n' | b'\r') {
                 let c = self.text[self.pos];
-                backslashes = if c == '\\' { backslashes + 1 } else { 0 };
+                backslashes = if c == b'\\' { backslashes + 1 } else { 0 };
                 buf.push(c);
                 self.pos += 1;
             }
@@ -141,7 +141,7 @@ impl LineReader<'_> {
                 }
                 match self.text.get(self.pos) {
                     None => return Some((buf, start_line)),
-                    Some('\n') | Some('\r') => {
+                    Some(b'\n') | Some(b'\r') => {
                         self.eat_terminator();
                         return Some((buf, start_line));
                     }
@@ -154,14 +154,14 @@ impl LineReader<'_> {
     }
 }
 
-fn split_key_value(line: &[char]) -> (&[char], &[char]) {
+fn split_key_value(line: &[u8]) -> (&[u8], &[u8]) {
     let mut key_len = 0;
     let mut value_start = line.len();
     let mut has_sep = false;
     let mut preceding_backslash = false;
     while key_len < line.len() {
         let c = line[key_len];
-        if (c == '=' || c == ':') && !preceding_backslash {
+        if (c == b'=' || c == b':') && !preceding_backslash {
             value_start = key_len + 1;
             has_sep = true;
             break;
@@ -169,13 +169,13 @@ fn split_key_value(line: &[char]) -> (&[char], &[char]) {
             value_start = key_len + 1;
             break;
         }
-        preceding_backslash = c == '\\' && !preceding_backslash;
+        preceding_backslash = c == b'\\' && !preceding_backslash;
         key_len += 1;
     }
     while value_start < line.len() {
         let c = line[value_start];
         if !is_blank(c) {
-            if !has_sep && (c == '=' || c == ':') {
+            if !has_sep && (c == b'=' || c == b':') {
                 has_sep = true;
             } else {
                 break;
@@ -186,14 +186,23 @@ fn split_key_value(line: &[char]) -> (&[char], &[char]) {
     (&line[..key_len], &line[value_start.min(line.len())..])
 }
 
-fn unescape(s: &[char]) -> Result<String, String> {
+fn hex4(s: &[u8]) -> Option<u32> {
+    let digits = std::str::from_utf8(s.get(..4)?).ok()?;
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| u32::from_str_radix(digits, 16).ok())
+        .flatten()
+}
+
+fn unescape(s: &[u8]) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
         i += 1;
-        if c != '\\' {
-            out.push(c);
+        if c != b'\\' {
+            out.push(char::from(c));
             continue;
         }
         let Some(&e) = s.get(i) else {
@@ -201,27 +210,20 @@ fn unescape(s: &[char]) -> Result<String, String> {
         };
         i += 1;
         match e {
-            'u' => {
-                let hex: String = s
-                    .get(i..i + 4)
-                    .map(|h| h.iter().collect())
-                    .unwrap_or_default();
-                let code = (hex.len() == 4)
-                    .then(|| u32::from_str_radix(&hex, 16).ok())
-                    .flatten()
-                    .ok_or_else(|| {
-                        "malformed \\uXXXX escape (Java refuses the whole file): write four hex digits, \
-                         or \\\\u for a literal backslash-u"
-                            .to_string()
-                    })?;
+            b'u' => {
+                let code = hex4(&s[i..]).ok_or_else(|| {
+                    "malformed \\uXXXX escape (Java refuses the whole file): write four hex digits, \
+                     or \\\\u for a literal backslash-u"
+                        .to_string()
+                })?;
                 i += 4;
                 // Java strings are UTF-16: a surrogate pair arrives as two escapes.
                 if (0xD800..0xDC00).contains(&code)
-                    && s.get(i) == Some(&'\\')
-                    && s.get(i + 1) == Some(&'u')
+                    && s.get(i) == Some(&b'\\')
+                    && s.get(i + 1) == Some(&b'u')
                     && let Some(low) = s
-                        .get(i + 2..i + 6)
-                        .and_then(|h| u32::from_str_radix(&h.iter().collect::<String>(), 16).ok())
+                        .get(i + 2..)
+                        .and_then(hex4)
                         .filter(|l| (0xDC00..0xE000).contains(l))
                 {
                     i += 6;
@@ -231,11 +233,11 @@ fn unescape(s: &[char]) -> Result<String, String> {
                     out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                 }
             }
-            't' => out.push('\t'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            'f' => out.push('\u{c}'),
-            other => out.push(other),
+            b't' => out.push('\t'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b'f' => out.push('\u{c}'),
+            other => out.push(char::from(other)),
         }
     }
     Ok(out)
@@ -353,6 +355,16 @@ mod tests {
         // UTF-8 input is read as two Latin-1 characters, as Java does.
         let v = parse("k=café".as_bytes()).unwrap();
         assert_eq!(v[0].value, "cafÃ©");
+    }
+
+    #[test]
+    fn binary_input_parses_without_panicking() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let entries = parse(&bytes).unwrap();
+        assert!(!entries.is_empty());
+        // Java's LineReader reads \u escapes as Latin-1 digits only; a non-ASCII byte is no digit.
+        assert!(parse(b"a=\\u00\xe9\xe9").is_err());
+        assert!(parse(b"a=\\u+123").is_err());
     }
 
     #[test]

@@ -2,200 +2,24 @@
 //! `java` executables, and a way to run the real `kcl-bootstrap` binary in a clean environment.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+mod bounded;
+mod repo;
+
+#[allow(unused_imports)]
+pub use bounded::*;
+#[allow(unused_imports)]
+pub use repo::*;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
 
-/// How the fake repository answers one path.
-#[derive(Clone, Default)]
-pub struct Route {
-    /// Bytes served on success.
-    pub body: Vec<u8>,
-    /// The first `fail_first` requests get `fail_status`.
-    pub fail_first: usize,
-    /// Status for the failing requests.
-    pub fail_status: u16,
-    /// The first `truncate_first` (successful) requests announce the full length but send half and close.
-    pub truncate_first: usize,
-    /// Always answer with this status.
-    pub status_always: Option<u16>,
-    /// Required `Authorization` header value.
-    pub auth: Option<String>,
-    /// Delay before answering.
-    pub delay: Duration,
-}
-
-/// A minimal HTTP/1.1 server acting as a Maven repository. Listens on 127.0.0.1 on a free port;
-/// stopped (thread joined) when dropped.
-pub struct FakeRepo {
-    pub base_url: String,
-    routes: Arc<Mutex<HashMap<String, Route>>>,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl FakeRepo {
-    pub fn start(prefix: &str) -> FakeRepo {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
-        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (r, h, s) = (routes.clone(), hits.clone(), stop.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (r, h) = (r.clone(), h.clone());
-                        std::thread::spawn(move || serve(stream, &r, &h));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        FakeRepo {
-            base_url: format!("http://{addr}{prefix}"),
-            routes,
-            hits,
-            stop,
-            handle: Some(handle),
-        }
-    }
-
-    /// Serves `route` at `path` (which starts with `/`).
-    pub fn route(&self, path: &str, route: Route) {
-        self.routes.lock().unwrap().insert(path.to_string(), route);
-    }
-
-    pub fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-
-    /// Requests for files (proxy tunnels not counted).
-    pub fn total_hits(&self) -> usize {
-        self.hits
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| !k.starts_with("CONNECT "))
-            .map(|(_, v)| v)
-            .sum()
-    }
-
-    /// `host:port` of the server.
-    pub fn authority(&self) -> String {
-        self.base_url
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_string()
-    }
-}
-
-impl Drop for FakeRepo {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn serve(
-    stream: TcpStream,
-    routes: &Mutex<HashMap<String, Route>>,
-    hits: &Mutex<HashMap<String, usize>>,
-) {
-    stream.set_nonblocking(false).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut auth = None;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" || line == "\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("authorization")
-            {
-                auth = Some(v.trim().to_string());
-            }
-        }
-        let mut parts = request_line.split(' ');
-        let method = parts.next().unwrap_or("").to_string();
-        let target = parts.next().unwrap_or("").to_string();
-        if method == "CONNECT" {
-            // Act as an HTTP proxy: record the tunnel, then serve the request sent through it.
-            *hits
-                .lock()
-                .unwrap()
-                .entry(format!("CONNECT {target}"))
-                .or_insert(0) += 1;
-            let _ = out.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-            continue;
-        }
-        return answer(&mut out, &target, auth, routes, hits);
-    }
-}
-
-fn answer(
-    out: &mut TcpStream,
-    path: &str,
-    auth: Option<String>,
-    routes: &Mutex<HashMap<String, Route>>,
-    hits: &Mutex<HashMap<String, usize>>,
-) {
-    let n = {
-        let mut h = hits.lock().unwrap();
-        let e = h.entry(path.to_string()).or_insert(0);
-        *e += 1;
-        *e
-    };
-    let route = routes.lock().unwrap().get(path).cloned();
-    let Some(route) = route else {
-        return respond(out, 404, b"not found", None);
-    };
-    std::thread::sleep(route.delay);
-    if let Some(expected) = &route.auth
-        && auth.as_deref() != Some(expected.as_str())
-    {
-        return respond(out, 401, b"auth", None);
-    }
-    if let Some(status) = route.status_always {
-        return respond(out, status, b"nope", None);
-    }
-    if n <= route.fail_first {
-        return respond(out, route.fail_status, b"fail", None);
-    }
-    if n <= route.fail_first + route.truncate_first {
-        let half = route.body.len() / 2;
-        return respond(out, 200, &route.body[..half], Some(route.body.len()));
-    }
-    respond(out, 200, &route.body, None)
-}
-
-fn respond(out: &mut TcpStream, status: u16, body: &[u8], announced: Option<usize>) {
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        announced.unwrap_or(body.len())
-    );
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(body);
-    let _ = out.flush();
+/// The binary under test: `KCL_BOOTSTRAP_TEST_BIN` if set (to run the suite against another
+/// build, e.g. the one before a fix), else the one cargo built for this test run.
+pub fn bin() -> PathBuf {
+    std::env::var_os("KCL_BOOTSTRAP_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kcl-bootstrap")))
 }
 
 /// A small real jar (zip) whose content depends on `name`.
@@ -337,14 +161,23 @@ impl World {
 
     /// Like [`World::cmd`] with another `--java`.
     pub fn cmd_java(&self, java: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_kcl-bootstrap"));
+        self.cmd_with(java, Path::new("app.properties"))
+    }
+
+    /// Like [`World::cmd`] with another `-p`.
+    pub fn cmd_properties(&self, properties: &Path) -> Command {
+        self.cmd_with(&self.java, properties)
+    }
+
+    fn cmd_with(&self, java: &Path, properties: &Path) -> Command {
+        let mut c = Command::new(bin());
         c.current_dir(&self.cwd)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &self.home)
             .env("KCL_BOOTSTRAP_CACHE_DIR", &self.cache)
             .arg("-p")
-            .arg("app.properties")
+            .arg(properties)
             .arg("--lock")
             .arg(&self.lock)
             .arg("--java")
@@ -383,4 +216,16 @@ pub fn files_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// A world whose cache already holds the jars of a `n`-jar lock of `version`.
+pub fn warm_world(n: usize, version: &str) -> (Jars, World) {
+    let jars = Jars::new(n);
+    let w = World::new(&jars.lock(version, 8));
+    let dir = w.cache.join(version);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, (_, bytes)) in jars.jars.iter().enumerate() {
+        std::fs::write(dir.join(jars.file_name(i)), bytes).unwrap();
+    }
+    (jars, w)
 }

@@ -1,0 +1,256 @@
+//! Catching the daemon's silent traps before launch.
+//!
+//! The daemon ignores unknown and mis-cased keys, turns bad numbers into 0, cannot set some
+//! booleans to false, keeps trailing spaces, and defaults to paid enhanced fan-out. Each rule
+//! reports one of those with the line it comes from; errors refuse the launch.
+//!
+//! Linear in the size of the file: keys are looked up in hash maps, and typo suggestions are
+//! computed only for keys short enough to be a typo of a known one, with a bounded edit distance.
+//! Every piece of the file that a message quotes goes through [`shown`], so a key holding a
+//! terminal escape sequence or a megabyte of text is shown harmlessly.
+
+mod credentials;
+mod executable;
+mod values;
+
+use super::context::Context;
+use super::diagnostic::Diagnostic;
+use super::keys::{self, KnownKey, Since};
+use super::parser::Entry;
+use crate::display::shown;
+use std::collections::HashMap;
+
+/// Checks parsed entries. Findings are sorted by line, whole-file findings first.
+pub(crate) fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    encoding_traps(entries, &mut out);
+    let effective = effective_entries(entries, &mut out);
+    let resolved: Vec<(&Entry, Option<&'static KnownKey>)> = effective
+        .iter()
+        .map(|e| (*e, keys::lookup(&e.key, ctx.dialect())))
+        .collect();
+    let known = Known::new(&resolved);
+    required_keys(&known, ctx, &mut out);
+    for (e, k) in &resolved {
+        check_entry(e, *k, ctx, &mut out);
+    }
+    cross_key_rules(&known, &mut out);
+    out.sort_by_key(|d| d.line.unwrap_or(0));
+    out
+}
+
+/// The effective entry of each known key, by its canonical name.
+struct Known<'a>(HashMap<&'static str, &'a Entry>);
+
+impl<'a> Known<'a> {
+    fn new(resolved: &[(&'a Entry, Option<&'static KnownKey>)]) -> Known<'a> {
+        let mut map = HashMap::new();
+        for (e, k) in resolved {
+            if let Some(k) = k {
+                map.entry(k.name).or_insert(*e);
+            }
+        }
+        Known(map)
+    }
+
+    /// The entry for a key, by its table name.
+    fn get(&self, name: &str) -> Option<&'a Entry> {
+        self.0.get(name).copied()
+    }
+
+    /// The entry for a key if its value is not blank.
+    fn set(&self, name: &str) -> Option<&'a Entry> {
+        self.get(name).filter(|e| !e.value.trim().is_empty())
+    }
+}
+
+/// Java reads the file as ISO-8859-1: a UTF-8 byte-order mark becomes part of the first key, and
+/// UTF-8 text in values turns into mojibake.
+fn encoding_traps(entries: &[Entry], out: &mut Vec<Diagnostic>) {
+    if let Some(first) = entries.first()
+        && let Some(real) = first.key.strip_prefix("\u{ef}\u{bb}\u{bf}")
+    {
+        out.push(Diagnostic::error(
+            Some(first.line),
+            format!(
+                "the file starts with a UTF-8 byte-order mark, which Java reads as part of the first key \
+                 ('{}' becomes 'ï»¿{}'); save the file without a BOM",
+                shown(real),
+                shown(real)
+            ),
+        ));
+    }
+    for e in entries {
+        if values::looks_like_utf8(&e.value) {
+            out.push(Diagnostic::warning(
+                Some(e.line),
+                format!(
+                    "the value of '{}' contains UTF-8 text, but Java reads properties files as ISO-8859-1, so it \
+                     arrives garbled ('{}'); write non-ASCII characters as \\uXXXX escapes",
+                    shown(&e.key),
+                    shown(&e.value)
+                ),
+            ));
+        }
+    }
+}
+
+/// The effective value of each key is its last occurrence (`Hashtable.put`); earlier ones are
+/// reported. Returns the effective entries in file order.
+fn effective_entries<'a>(entries: &'a [Entry], out: &mut Vec<Diagnostic>) -> Vec<&'a Entry> {
+    let mut next_line: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    let mut shadowed = vec![None; entries.len()];
+    for (i, e) in entries.iter().enumerate().rev() {
+        shadowed[i] = next_line.insert(e.key.as_str(), e.line);
+    }
+    let mut effective = Vec::with_capacity(entries.len());
+    for (e, later) in entries.iter().zip(shadowed) {
+        match later {
+            Some(later) => out.push(Diagnostic::warning(
+                Some(e.line),
+                format!(
+                    "'{}' is set again on line {later}; the later value wins and this one is ignored",
+                    shown(&e.key)
+                ),
+            )),
+            None => effective.push(e),
+        }
+    }
+    effective
+}
+
+fn required_keys(known: &Known<'_>, ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let get = |name: &str| known.get(name);
+    let set = |name: &str| known.set(name);
+    for name in ["executableName", "applicationName"] {
+        if set(name).is_none() {
+            out.push(Diagnostic::error(
+                get(name).map(|e| e.line),
+                format!("'{name}' is required and missing or empty; add `{name} = ...`"),
+            ));
+        }
+    }
+    if set("streamName").is_none() && set("streamArn").is_none() {
+        out.push(Diagnostic::error(
+            None,
+            "neither 'streamName' nor 'streamArn' is set; add `streamName = <your stream>`".into(),
+        ));
+    }
+    if get("AwsCredentialsProvider").is_none() {
+        let (key, example) = match ctx.dialect() {
+            keys::Dialect::Kcl2SdkV1 => (
+                "AWSCredentialsProvider",
+                "DefaultAWSCredentialsProviderChain",
+            ),
+            keys::Dialect::SdkV2 => ("AwsCredentialsProvider", "DefaultCredentialsProvider"),
+        };
+        out.push(Diagnostic::error(
+            None,
+            format!("'{key}' is required (the daemon refuses to start without it); add `{key} = {example}`"),
+        ));
+    }
+}
+
+fn check_entry(e: &Entry, known: Option<&KnownKey>, ctx: &Context, out: &mut Vec<Diagnostic>) {
+    match known {
+        Some(known) if !values::in_version(known, ctx) => out.push(Diagnostic::warning(
+            Some(e.line),
+            format!(
+                "'{}' is not a setting of KCL {} (it comes from a newer release); this daemon ignores it",
+                shown(&e.key),
+                ctx.kcl_version()
+            ),
+        )),
+        Some(known) => values::check_value(known.ty, known.since, e, ctx, out),
+        None if let Some(java_type) = ctx.settings().and_then(|s| s.get(&e.key)) => {
+            // A setting of this daemon version that the built-in table does not describe.
+            values::check_value(values::value_type_of(java_type), Since::Kcl2, e, ctx, out)
+        }
+        None if keys::NESTED_CLIENT_PREFIXES
+            .iter()
+            .any(|p| e.key.starts_with(p)) => {}
+        None => match keys::near_miss(&e.key) {
+            Some(k) => out.push(Diagnostic::error(
+                Some(e.line),
+                format!(
+                    "unknown key '{}': did you mean '{}'? The daemon matches keys case-sensitively and \
+                     silently ignores this one",
+                    shown(&e.key),
+                    keys::display_name(k, ctx.dialect())
+                ),
+            )),
+            None => out.push(Diagnostic::warning(
+                Some(e.line),
+                format!("unknown key '{}' is ignored by the daemon", shown(&e.key)),
+            )),
+        },
+    }
+}
+
+fn cross_key_rules(known: &Known<'_>, out: &mut Vec<Diagnostic>) {
+    let get = |name: &str| known.get(name);
+    let set = |name: &str| known.set(name);
+    if get("retrievalMode").is_none() {
+        out.push(Diagnostic::warning(
+            None,
+            "no 'retrievalMode': the daemon defaults to enhanced fan-out, which registers a stream consumer \
+             that is billed separately; set `retrievalMode = POLLING` unless you want fan-out (then say \
+             `retrievalMode = FANOUT`)"
+                .into(),
+        ));
+    }
+    let grace = get("shutdownGraceMillis");
+    if grace.is_none_or(|e| e.value.trim().parse::<i64>().is_ok_and(|v| v <= 0)) {
+        out.push(Diagnostic::warning(
+            grace.map(|e| e.line),
+            "no positive 'shutdownGraceMillis': on SIGTERM/Ctrl-C the daemon does not wait for your processors to \
+             checkpoint (graceful shutdown does nothing); set e.g. `shutdownGraceMillis = 30000`"
+                .into(),
+        ));
+    }
+    let metrics_off =
+        get("metricsLevel").is_some_and(|e| e.value.trim().eq_ignore_ascii_case("NONE"));
+    if !metrics_off {
+        for name in ["kinesisEndpoint", "dynamoDBEndpoint"] {
+            if let Some(e) = get(name).filter(|e| values::is_local_endpoint(&e.value)) {
+                out.push(Diagnostic::warning(
+                    Some(e.line),
+                    format!(
+                        "'{name}' points at a local endpoint but metrics are on: there is no CloudWatch endpoint key, so \
+                         the daemon sends metrics to real CloudWatch (or fails to); set `metricsLevel = NONE`"
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    if let (Some(name), Some(arn)) = (set("streamName"), set("streamArn"))
+        && values::is_stream_arn(arn.value.trim())
+        && arn.value.trim().rsplit('/').next() != Some(name.value.as_str())
+    {
+        out.push(Diagnostic::warning(
+            Some(name.line),
+            format!(
+                "'streamName' ({}) differs from the stream in 'streamArn' (line {}); the daemon uses the ARN's stream",
+                shown(&name.value),
+                arn.line
+            ),
+        ));
+    }
+    if let (Some(a), Some(b)) = (
+        get("initialPositionInStream"),
+        get("initialPositionInStreamExtended"),
+    ) {
+        out.push(Diagnostic::warning(
+            Some(b.line),
+            format!(
+                "'initialPositionInStream' (line {}) and 'initialPositionInStreamExtended' set the same field and the \
+                 daemon applies keys in no fixed order; keep only one",
+                a.line
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;
