@@ -38,11 +38,11 @@
 //! ```
 
 use crate::checkpoint::{Checkpointer, RetryPolicy};
-use crate::engine::{Error, Runtime};
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
+use crate::runtime::{Error, Runtime};
 
 /// The async version of [`Processor`], with the same callbacks, defaults and failure policy.
 ///
@@ -174,6 +174,6 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
 /// Runs an async processor over stdin and stdout with the default [`Runtime`] on a new
 /// current-thread tokio runtime, until the daemon closes stdin.
 pub fn run<P: AsyncProcessor>(processor: P) -> Result<(), Error> {
-    let adapted = BlockOn::new(processor).map_err(Error::Setup)?;
+    let adapted = BlockOn::new(processor).map_err(Error::AsyncRuntime)?;
     Runtime::new().run(adapted)
 }

@@ -14,38 +14,33 @@ use crate::record::{Record, SequenceNumber};
 ///
 /// The first six variants are the daemon's answer, named after the Java exception it caught
 /// (`ThrottlingException` and so on). [`Protocol`](Self::Protocol) and [`Io`](Self::Io) are
-/// failures on the child's side of the pipe.
+/// failures on the child's side of the pipe. What to do about each is in its variant's docs; the
+/// messages only say what happened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
     /// `ThrottlingException`: the lease table's provisioned throughput was exceeded. Retry with
     /// backoff ([`RetryPolicy`]).
-    #[error(
-        "checkpoint throttled by the lease table (ThrottlingException); retry with backoff, e.g. RetryPolicy::retry"
-    )]
+    #[error("checkpoint throttled by the lease table (ThrottlingException)")]
     Throttling,
     /// `ShutdownException`: this worker no longer holds the lease. Stop checkpointing; another
     /// worker will process the records from the last checkpoint.
-    #[error(
-        "checkpoint refused: this worker no longer holds the lease (ShutdownException); stop checkpointing, the new owner resumes from the last checkpoint"
-    )]
+    #[error("checkpoint refused: this worker no longer holds the lease (ShutdownException)")]
     Shutdown,
     /// `InvalidStateException`: a lease-table problem, or a checkpoint where the daemon has no
     /// checkpointer.
-    #[error(
-        "checkpoint failed with InvalidStateException: the lease table is in an unexpected state (check the application's DynamoDB table)"
-    )]
+    #[error("checkpoint failed: the lease table is in an unexpected state (InvalidStateException)")]
     InvalidState,
     /// `KinesisClientLibDependencyException`: DynamoDB or another dependency failed; usually
     /// transient, so retrying is reasonable.
     #[error(
-        "checkpoint failed with KinesisClientLibDependencyException: a dependency such as DynamoDB failed; retry with backoff"
+        "checkpoint failed: a dependency such as DynamoDB failed (KinesisClientLibDependencyException)"
     )]
     Dependency,
     /// `IllegalArgumentException`: the position is not a sequence number, is below the last
     /// checkpoint, or is above the largest sequence number delivered so far. A bug in the caller.
     #[error(
-        "checkpoint rejected with IllegalArgumentException: the position is malformed, below the last checkpoint, or beyond the last delivered record"
+        "checkpoint rejected: the position is malformed, below the last checkpoint, or beyond the last delivered record (IllegalArgumentException)"
     )]
     IllegalArgument,
     /// Any other exception name the daemon reported.
@@ -56,7 +51,7 @@ pub enum CheckpointError {
     #[error("protocol error while waiting for a checkpoint reply: {0}")]
     Protocol(String),
     /// Writing the request or reading the reply failed (for example the daemon closed the pipe).
-    #[error("I/O error while checkpointing: {0}")]
+    #[error("I/O error while checkpointing")]
     Io(#[from] io::Error),
 }
 
@@ -106,12 +101,27 @@ pub(crate) trait CheckpointTransport {
 /// What happened to checkpoints during one callback; the engine reads it afterwards.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CheckpointLog {
-    /// A checkpoint succeeded (any position).
-    pub(crate) any_succeeded: bool,
     /// A "latest" checkpoint succeeded during `shardEnded` (that is the SHARD_END checkpoint).
     pub(crate) shard_end_succeeded: bool,
     /// The daemon answered `ShutdownException`: the lease is gone.
     pub(crate) lease_gone: bool,
+}
+
+impl CheckpointLog {
+    /// Adds what a later attempt of the same callback did.
+    pub(crate) fn merge(&mut self, later: CheckpointLog) {
+        self.shard_end_succeeded |= later.shard_end_succeeded;
+        self.lease_gone |= later.lease_gone;
+    }
+}
+
+/// The callbacks that get a checkpointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callback {
+    ProcessRecords,
+    ShutdownRequested,
+    /// Here "latest" (`sequenceNumber: null`) means `SHARD_END`.
+    ShardEnded,
 }
 
 /// Checkpoints the shard's progress in the lease table. Handed to the callbacks that may
@@ -121,15 +131,15 @@ pub(crate) struct CheckpointLog {
 /// to and including the given position is done; after a restart, processing resumes after it.
 pub struct Checkpointer<'a> {
     transport: &'a mut dyn CheckpointTransport,
-    at_shard_end: bool,
+    callback: Callback,
     log: CheckpointLog,
 }
 
 impl<'a> Checkpointer<'a> {
-    pub(crate) fn new(transport: &'a mut dyn CheckpointTransport, at_shard_end: bool) -> Self {
+    pub(crate) fn new(transport: &'a mut dyn CheckpointTransport, callback: Callback) -> Self {
         Checkpointer {
             transport,
-            at_shard_end,
+            callback,
             log: CheckpointLog::default(),
         }
     }
@@ -181,8 +191,7 @@ impl<'a> Checkpointer<'a> {
             .request_checkpoint(sequence_number, sub_sequence_number);
         match &result {
             Ok(()) => {
-                self.log.any_succeeded = true;
-                if self.at_shard_end && sequence_number.is_none() {
+                if self.callback == Callback::ShardEnded && sequence_number.is_none() {
                     self.log.shard_end_succeeded = true;
                 }
             }
@@ -196,7 +205,7 @@ impl<'a> Checkpointer<'a> {
 impl std::fmt::Debug for Checkpointer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpointer")
-            .field("at_shard_end", &self.at_shard_end)
+            .field("callback", &self.callback)
             .finish_non_exhaustive()
     }
 }

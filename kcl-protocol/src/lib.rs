@@ -57,7 +57,7 @@
 //!
 //! - **The wire format**, byte-exact: one status per action, checkpoint requests with exactly the
 //!   fields the daemon accepts, lenient parsing of everything the daemon may send (see
-//!   `src/wire.rs` for every accepted and skipped line form).
+//!   `src/wire/mod.rs` for every accepted and skipped line form).
 //! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
 //!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
 //!   protocol ([`Runtime::guard_stdout`]).
@@ -124,25 +124,29 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoint;
+mod connection;
 mod engine;
 pub mod logging;
 mod processor;
 mod record;
+mod runtime;
 mod stdio;
 mod wire;
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
-#[cfg(feature = "testing")]
+// The unit tests use the daemon's side of the format (`testing::daemon_side`) with or without the
+// feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use checkpoint::{CheckpointError, Checkpointer, RetryPolicy};
-pub use engine::{Error, FailurePolicy, Runtime};
 pub use processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
+pub use runtime::{Error, FailurePolicy, Runtime};
 pub use stdio::SignalHandling;
 
 /// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes

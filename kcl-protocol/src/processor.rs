@@ -144,8 +144,8 @@ impl<P: Processor + ?Sized> Processor for Box<P> {
 /// Input of [`Processor::initialize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitializeInput {
-    pub(crate) shard_id: String,
-    pub(crate) checkpoint: Option<ExtendedSequenceNumber>,
+    shard_id: String,
+    checkpoint: Option<ExtendedSequenceNumber>,
 }
 
 impl InitializeInput {
@@ -175,11 +175,11 @@ impl InitializeInput {
 /// record once warmed up); clone what must outlive the callback.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRecordsInput {
-    pub(crate) shard_id: String,
+    shard_id: String,
     /// Slots; only the first `len` belong to the current batch, the rest keep their buffers.
-    pub(crate) slots: Vec<Record>,
-    pub(crate) len: usize,
-    pub(crate) millis_behind_latest: Option<u64>,
+    slots: Vec<Record>,
+    len: usize,
+    millis_behind_latest: Option<u64>,
 }
 
 impl ProcessRecordsInput {
@@ -213,6 +213,37 @@ impl ProcessRecordsInput {
     pub fn shard_id(&self) -> &str {
         &self.shard_id
     }
+
+    // Filling, by the wire parser: `begin_batch`, then `next_slot` once per record, then `finish`.
+    // A parse that fails half-way simply starts again with `begin_batch`.
+
+    /// Names the shard (once, at `initialize`).
+    pub(crate) fn set_shard_id(&mut self, shard_id: &str) {
+        self.shard_id.clear();
+        self.shard_id.push_str(shard_id);
+    }
+
+    /// Starts a new batch: no records, no `millisBehindLatest`. The slots keep their buffers.
+    pub(crate) fn begin_batch(&mut self) {
+        self.len = 0;
+        self.millis_behind_latest = None;
+    }
+
+    /// The next record of the batch, emptied for filling: a reused slot when there is one.
+    pub(crate) fn next_slot(&mut self) -> &mut Record {
+        if self.len == self.slots.len() {
+            self.slots.push(Record::default());
+        }
+        let slot = &mut self.slots[self.len];
+        slot.reset();
+        self.len += 1;
+        slot
+    }
+
+    /// Completes the batch that `next_slot` filled.
+    pub(crate) fn finish(&mut self, millis_behind_latest: Option<u64>) {
+        self.millis_behind_latest = millis_behind_latest;
+    }
 }
 
 macro_rules! shard_only_input {
@@ -220,7 +251,7 @@ macro_rules! shard_only_input {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name {
-            pub(crate) shard_id: String,
+            shard_id: String,
         }
 
         impl $name {

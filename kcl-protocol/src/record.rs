@@ -55,7 +55,7 @@ impl SequenceNumber {
     }
 
     /// Replaces the digits in place, keeping this value's allocation (the hot path reuses records).
-    pub(crate) fn set_from(&mut self, text: &str) -> Result<(), InvalidSequenceNumber> {
+    fn set_from(&mut self, text: &str) -> Result<(), InvalidSequenceNumber> {
         if !Self::is_valid(text) {
             return Err(InvalidSequenceNumber {
                 value: text.to_owned(),
@@ -240,11 +240,11 @@ impl fmt::Display for ExtendedSequenceNumber {
 /// sub-sequence number.
 #[derive(Clone, Default)]
 pub struct Record {
-    pub(crate) data: Vec<u8>,
-    pub(crate) partition_key: String,
-    pub(crate) sequence_number: SequenceNumber,
-    pub(crate) sub_sequence_number: u64,
-    pub(crate) approximate_arrival_millis: Option<i64>,
+    data: Vec<u8>,
+    partition_key: String,
+    sequence_number: SequenceNumber,
+    sub_sequence_number: u64,
+    approximate_arrival_millis: Option<i64>,
 }
 
 impl Record {
@@ -300,6 +300,15 @@ impl Record {
         self.approximate_arrival_millis.map(millis_to_system_time)
     }
 
+    /// When Kinesis received the record, in epoch milliseconds, as the daemon sent it.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn approximate_arrival_millis(&self) -> Option<i64> {
+        self.approximate_arrival_millis
+    }
+
+    // The methods below fill a reused record while a batch is parsed (`wire`). They keep every
+    // allocation, so a warm engine allocates nothing per record.
+
     /// Clears every field but keeps the allocations, so the next batch can refill this record.
     pub(crate) fn reset(&mut self) {
         self.data.clear();
@@ -307,6 +316,49 @@ impl Record {
         self.sequence_number.0.clear();
         self.sub_sequence_number = 0;
         self.approximate_arrival_millis = None;
+    }
+
+    /// Replaces the data with `base64` decoded. The daemon always pads (standard alphabet);
+    /// unpadded text is accepted too, as by the daemon's own decoder. On error the data is
+    /// unspecified (the whole batch is then rejected).
+    pub(crate) fn set_data_from_base64(&mut self, base64: &[u8]) -> Result<(), base64_simd::Error> {
+        self.data.clear();
+        let engine = if base64.len().is_multiple_of(4) {
+            &base64_simd::STANDARD
+        } else {
+            &base64_simd::STANDARD_NO_PAD
+        };
+        engine.decode_append(base64, &mut self.data)?;
+        Ok(())
+    }
+
+    /// Empties the data (the daemon sent `null`).
+    pub(crate) fn clear_data(&mut self) {
+        self.data.clear();
+    }
+
+    /// Replaces the partition key.
+    pub(crate) fn set_partition_key(&mut self, key: &str) {
+        self.partition_key.clear();
+        self.partition_key.push_str(key);
+    }
+
+    /// Replaces the sequence number; fails unless `digits` is a sequence number.
+    pub(crate) fn set_sequence_number(
+        &mut self,
+        digits: &str,
+    ) -> Result<(), InvalidSequenceNumber> {
+        self.sequence_number.set_from(digits)
+    }
+
+    /// Replaces the sub-sequence number.
+    pub(crate) fn set_sub_sequence_number(&mut self, sub_sequence_number: u64) {
+        self.sub_sequence_number = sub_sequence_number;
+    }
+
+    /// Replaces the arrival time (epoch milliseconds).
+    pub(crate) fn set_approximate_arrival_millis(&mut self, millis: Option<i64>) {
+        self.approximate_arrival_millis = millis;
     }
 }
 
