@@ -23,12 +23,18 @@ pub enum CheckpointError {
     /// backoff ([`RetryPolicy`]).
     #[error("checkpoint throttled by the lease table (ThrottlingException)")]
     Throttling,
-    /// `ShutdownException`: this worker no longer holds the lease. Stop checkpointing; another
-    /// worker will process the records from the last checkpoint.
+    /// `ShutdownException`: this worker no longer holds the lease (another worker took it, for
+    /// example in KCL 3's load balancing). Not a processor failure: return it with `?` or ignore
+    /// it, the library acknowledges the action either way and keeps the child running until the
+    /// daemon ends it; the next owner processes the records after the last successful checkpoint.
+    /// Later checkpoints of this child fail with it at once.
     #[error("checkpoint refused: this worker no longer holds the lease (ShutdownException)")]
     Shutdown,
-    /// `InvalidStateException`: a lease-table problem, or a checkpoint where the daemon has no
-    /// checkpointer.
+    /// `InvalidStateException`: the lease table is missing (deleted while the worker runs: the
+    /// daemon's DynamoDB `ResourceNotFoundException`), or a checkpoint where the daemon has no
+    /// checkpointer (during `initialize` and `leaseLost`, which the typed API rules out). Not
+    /// retryable; returned with `?`, the [failure policy](crate#failure-policy) applies, because
+    /// no shard of the worker can make progress without the table.
     #[error("checkpoint failed: the lease table is in an unexpected state (InvalidStateException)")]
     InvalidState,
     /// `KinesisClientLibDependencyException`: DynamoDB or another dependency failed; usually
@@ -103,15 +109,35 @@ pub(crate) trait CheckpointTransport {
 pub(crate) struct CheckpointLog {
     /// A "latest" checkpoint succeeded during `shardEnded` (that is the SHARD_END checkpoint).
     pub(crate) shard_end_succeeded: bool,
-    /// The daemon answered `ShutdownException`: the lease is gone.
-    pub(crate) lease_gone: bool,
 }
 
 impl CheckpointLog {
     /// Adds what a later attempt of the same callback did.
     pub(crate) fn merge(&mut self, later: CheckpointLog) {
         self.shard_end_succeeded |= later.shard_end_succeeded;
-        self.lease_gone |= later.lease_gone;
+    }
+}
+
+/// What the child knows about its lease, across callbacks.
+///
+/// The daemon answers `ShutdownException` when this worker no longer holds the lease
+/// (`checkpoint/dynamodb/DynamoDBCheckpointer.java` in the KCL core module, `setCheckpoint`: the
+/// lease is not among the held leases, or the conditional update failed because another worker
+/// took it). For this child that is final: its checkpointer carries the lease's concurrency token
+/// (`checkpoint/ShardRecordProcessorCheckpointer.java`, `advancePosition`), which the lease renewer
+/// never accepts again once the lease was lost (`leases/dynamodb/DynamoDBLeaseRenewer.java`,
+/// `updateLease`); a lease taken back gets a new shard consumer, and so a new child
+/// (`coordinator/Scheduler.java`, `createOrGetShardConsumer`). So after the first refusal the
+/// library stops asking.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseState {
+    gone: bool,
+}
+
+impl LeaseState {
+    /// Whether the daemon refused a checkpoint with `ShutdownException`.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone
     }
 }
 
@@ -129,16 +155,26 @@ pub(crate) enum Callback {
 ///
 /// Every method blocks until the daemon's reply arrives. A checkpoint records that every record up
 /// to and including the given position is done; after a restart, processing resumes after it.
+///
+/// Once the daemon has refused a checkpoint with `ShutdownException` (the lease moved to another
+/// worker), every later call fails at once with [`CheckpointError::Shutdown`] without asking the
+/// daemon again; see the [failure policy](crate#failure-policy) for what the library does with it.
 pub struct Checkpointer<'a> {
     transport: &'a mut dyn CheckpointTransport,
+    lease: &'a mut LeaseState,
     callback: Callback,
     log: CheckpointLog,
 }
 
 impl<'a> Checkpointer<'a> {
-    pub(crate) fn new(transport: &'a mut dyn CheckpointTransport, callback: Callback) -> Self {
+    pub(crate) fn new(
+        transport: &'a mut dyn CheckpointTransport,
+        lease: &'a mut LeaseState,
+        callback: Callback,
+    ) -> Self {
         Checkpointer {
             transport,
+            lease,
             callback,
             log: CheckpointLog::default(),
         }
@@ -186,6 +222,13 @@ impl<'a> Checkpointer<'a> {
         sequence_number: Option<&str>,
         sub_sequence_number: Option<u64>,
     ) -> Result<(), CheckpointError> {
+        if self.lease.gone {
+            tracing::debug!(
+                requested = ?sequence_number,
+                "not asking the daemon: it already refused a checkpoint because the lease is gone"
+            );
+            return Err(CheckpointError::Shutdown);
+        }
         let result = self
             .transport
             .request_checkpoint(sequence_number, sub_sequence_number);
@@ -195,10 +238,26 @@ impl<'a> Checkpointer<'a> {
                     self.log.shard_end_succeeded = true;
                 }
             }
-            Err(CheckpointError::Shutdown) => self.log.lease_gone = true,
+            Err(CheckpointError::Shutdown) => {
+                self.lease.gone = true;
+                // The one log line of a lost lease (later refusals are answered locally).
+                tracing::warn!(
+                    shard_id = crate::engine::current_shard_id().unwrap_or_default(),
+                    "the daemon refused a checkpoint: another worker holds this shard's lease now \
+                     (ShutdownException); not a processor failure: the library acknowledges every \
+                     action until the daemon ends this child, and the next owner resumes from the \
+                     last successful checkpoint"
+                );
+            }
             Err(_) => {}
         }
         result
+    }
+
+    /// Whether the daemon has refused a checkpoint of this child because the lease is gone; every
+    /// checkpoint then fails at once with [`CheckpointError::Shutdown`].
+    pub fn lease_gone(&self) -> bool {
+        self.lease.gone
     }
 }
 

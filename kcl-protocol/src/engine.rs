@@ -7,7 +7,9 @@ use std::io::{BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use crate::checkpoint::{Callback, CheckpointError, CheckpointLog, Checkpointer, RetryPolicy};
+use crate::checkpoint::{
+    Callback, CheckpointError, CheckpointLog, Checkpointer, LeaseState, RetryPolicy,
+};
 use crate::connection::Connection;
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
@@ -28,6 +30,38 @@ pub(crate) fn current_shard_id() -> Option<&'static str> {
 enum Failure {
     Error(BoxError),
     Panic(String),
+}
+
+impl Failure {
+    /// Whether the error is (or was caused by) a checkpoint refused with `ShutdownException`.
+    fn is_lease_refusal(&self) -> bool {
+        let Failure::Error(error) = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+        while let Some(error) = cause {
+            if matches!(
+                error.downcast_ref::<CheckpointError>(),
+                Some(CheckpointError::Shutdown)
+            ) {
+                return true;
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
+/// What a callback may use of the engine: the pipes, and what is known about the lease.
+struct Pipes<'e, R, W> {
+    connection: &'e mut Connection<R, W>,
+    lease: &'e mut LeaseState,
+}
+
+impl<R: BufRead, W: Write> Pipes<'_, R, W> {
+    fn checkpointer(&mut self, callback: Callback) -> Checkpointer<'_> {
+        Checkpointer::new(self.connection, self.lease, callback)
+    }
 }
 
 /// The result of calling one callback.
@@ -62,6 +96,7 @@ pub(crate) struct Engine<'c, P, R, W> {
     processor: P,
     connection: Connection<R, W>,
     batch: ProcessRecordsInput,
+    lease: LeaseState,
     shard_id: String,
     span: tracing::Span,
     ended: bool,
@@ -80,6 +115,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
             processor,
             connection: Connection::new(reader, writer, leading_newline),
             batch: ProcessRecordsInput::default(),
+            lease: LeaseState::default(),
             shard_id: String::new(),
             span: tracing::Span::none(),
             ended: false,
@@ -203,8 +239,8 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
             Step::Initialize(input) => self.initialize(input),
             Step::ProcessRecords => {
                 let retry = &self.config.callback_retry;
-                let called = self.call("processRecords", retry, |processor, connection, batch| {
-                    let mut checkpointer = Checkpointer::new(connection, Callback::ProcessRecords);
+                let called = self.call("processRecords", retry, |processor, pipes, batch| {
+                    let mut checkpointer = pipes.checkpointer(Callback::ProcessRecords);
                     let result = processor.process_records(batch, &mut checkpointer);
                     (result, checkpointer.log())
                 });
@@ -214,17 +250,17 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
             Step::ShutdownRequested => {
                 let input = ShutdownRequestedInput::new(self.shard_id.clone());
                 let retry = &self.config.callback_retry;
-                let called = self.call("shutdownRequested", retry, |processor, connection, _| {
-                    let mut checkpointer =
-                        Checkpointer::new(connection, Callback::ShutdownRequested);
+                let called = self.call("shutdownRequested", retry, |processor, pipes, _| {
+                    let mut checkpointer = pipes.checkpointer(Callback::ShutdownRequested);
                     let result = processor.shutdown_requested(&input, &mut checkpointer);
                     (result, checkpointer.log())
                 });
                 if let Some(failure) = called.failure {
-                    tracing::error!(
-                        "shutdownRequested failed: {}; acknowledging anyway: records not checkpointed \
-                         are delivered again to the lease's next owner, so nothing is lost",
-                        describe(&failure)
+                    self.acknowledge_anyway(
+                        "shutdownRequested",
+                        &failure,
+                        "records not checkpointed are delivered again to the lease's next owner, \
+                         so nothing is lost",
                     );
                 }
                 self.acknowledge("shutdownRequested")
@@ -270,32 +306,32 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
     fn shard_ended(&mut self, status: &'static str) -> Result<(), Error> {
         let input = ShardEndedInput::new(self.shard_id.clone());
         let retry = &self.config.callback_retry;
-        let called = self.call("shardEnded", retry, |processor, connection, _| {
-            let mut checkpointer = Checkpointer::new(connection, Callback::ShardEnded);
+        let called = self.call("shardEnded", retry, |processor, pipes, _| {
+            let mut checkpointer = pipes.checkpointer(Callback::ShardEnded);
             let result = processor.shard_ended(&input, &mut checkpointer);
             (result, checkpointer.log())
         });
         let failed = called.failure.is_some();
         // With SkipBatch a failure is acknowledged, so the SHARD_END checkpoint is still needed.
         self.settle("shardEnded", called.failure)?;
-        if !called.log.shard_end_succeeded && !called.log.lease_gone {
+        // After a refused checkpoint the lease is gone: the next owner makes the SHARD_END checkpoint.
+        if !called.log.shard_end_succeeded && !self.lease.is_gone() {
             if !failed {
                 tracing::warn!(
                     "shard_ended returned Ok without a successful SHARD_END checkpoint \
                      (checkpointer.checkpoint()); making it now, or the shard's children would never start"
                 );
             }
-            let mut checkpointer = Checkpointer::new(&mut self.connection, Callback::ShardEnded);
+            let mut checkpointer =
+                Checkpointer::new(&mut self.connection, &mut self.lease, Callback::ShardEnded);
             match self
                 .config
                 .shard_end_retry
                 .retry(|| checkpointer.checkpoint())
             {
                 Ok(()) => {}
-                Err(CheckpointError::Shutdown) => tracing::warn!(
-                    "the SHARD_END checkpoint was refused because the lease moved to another \
-                     worker (ShutdownException); that worker will finish the shard"
-                ),
+                // Logged by the checkpointer; the new owner of the lease finishes the shard.
+                Err(CheckpointError::Shutdown) => {}
                 Err(error) => {
                     let failure = Failure::Error(Box::new(error));
                     self.settle("shardEnded", Some(failure))?;
@@ -314,7 +350,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         retry_policy: &RetryPolicy,
         mut callback: impl FnMut(
             &mut P,
-            &mut Connection<R, W>,
+            &mut Pipes<'_, R, W>,
             &ProcessRecordsInput,
         ) -> (Result<(), BoxError>, CheckpointLog),
     ) -> Called {
@@ -322,14 +358,21 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         let mut attempt = 1;
         loop {
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-                callback(&mut self.processor, &mut self.connection, &self.batch)
+                let mut pipes = Pipes {
+                    connection: &mut self.connection,
+                    lease: &mut self.lease,
+                };
+                callback(&mut self.processor, &mut pipes, &self.batch)
             }));
             match outcome {
                 Ok((result, attempt_log)) => {
                     log.merge(attempt_log);
                     match result {
                         Ok(()) => return Called { failure: None, log },
-                        Err(error) if attempt < retry_policy.attempts() => {
+                        // Once the lease is gone a second attempt cannot checkpoint anything.
+                        Err(error)
+                            if attempt < retry_policy.attempts() && !self.lease.is_gone() =>
+                        {
                             let wait = retry_policy.backoff_after(attempt);
                             tracing::warn!(
                                 attempt,
@@ -365,6 +408,17 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         let Some(failure) = failure else {
             return Ok(());
         };
+        if self.lease.is_gone() {
+            // Not acknowledging protects records only while this worker holds the lease; now the
+            // next owner re-reads everything after the last checkpoint anyway, and exiting would
+            // only stop every other shard of the worker.
+            self.acknowledge_anyway(
+                action,
+                &failure,
+                "the lease is gone, the next owner resumes from the last successful checkpoint",
+            );
+            return Ok(());
+        }
         let policy = match failure {
             Failure::Error(_) => self.config.on_error,
             Failure::Panic(_) => self.config.on_panic,
@@ -398,6 +452,19 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 );
                 Ok(())
             }
+        }
+    }
+
+    /// Logs a failure that is acknowledged whatever the policy, saying `why` nothing is lost.
+    fn acknowledge_anyway(&self, action: &str, failure: &Failure, why: &str) {
+        if self.lease.is_gone() && failure.is_lease_refusal() {
+            // The refusal itself, returned with `?`: already logged once, at WARN.
+            tracing::debug!("{action} returned the refused checkpoint; acknowledging it");
+        } else {
+            tracing::error!(
+                "{action} failed: {}; acknowledging anyway: {why}",
+                describe(failure)
+            );
         }
     }
 

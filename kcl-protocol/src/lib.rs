@@ -90,6 +90,7 @@
 //! | `initialize`, `process_records`, `shard_ended` | [`FailurePolicy`] set by [`Runtime::on_error`] | [`FailurePolicy`] set by [`Runtime::on_panic`] (never retried) |
 //! | `shutdown_requested` | logged, acknowledged | logged, acknowledged |
 //! | `lease_lost` | logged, acknowledged | logged, acknowledged |
+//! | any callback, once the daemon refused a checkpoint with `ShutdownException` (the lease is gone) | the refusal itself (returned with `?` or not): logged once at WARN, acknowledged; any other error: logged, acknowledged | logged, acknowledged |
 //!
 //! - [`FailurePolicy::Exit`] (the default for both): the failure is logged with the shard id, the
 //!   action is **not** acknowledged, and [`run`] returns the error, so `main` exits non-zero. The
@@ -104,6 +105,18 @@
 //! - `shutdown_requested` and `lease_lost` failures are always acknowledged: not checkpointing
 //!   loses nothing (the next owner starts from the last checkpoint), while exiting would stop the
 //!   whole worker in the middle of a graceful shutdown.
+//! - **A lease lost in the middle of a batch is not a failure.** Under KCL 3 leases move between
+//!   workers in normal load balancing; a checkpoint after the move is refused with
+//!   [`CheckpointError::Shutdown`]. Whatever the callback then returns, the library logs the
+//!   refusal once at WARN with the shard id, acknowledges the action and keeps the child running
+//!   until the daemon sends `leaseLost` (or `shutdown`) or closes stdin. Later checkpoints of the
+//!   child fail at once with the same error, without asking the daemon
+//!   ([`Checkpointer::lease_gone`]), and a failing callback is no longer called again. Nothing can
+//!   be lost: the next owner starts from the last successful checkpoint. Exiting instead would make
+//!   the daemon call `System.exit(1)` and stop every shard of the worker because one lease moved.
+//! - [`CheckpointError::InvalidState`] is a failure like any other: the daemon sends it when the
+//!   lease table is missing, which stops every shard's progress (where the daemon also sends it,
+//!   without a checkpointer in `initialize` and `leaseLost`, the typed API cannot checkpoint).
 //! - Panics are caught (`catch_unwind`) and logged with the shard id and the panic message; they
 //!   are never skipped silently.
 //!
