@@ -75,7 +75,10 @@ pub trait AsyncProcessor {
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let _ = input;
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        // With a watermark the engine makes it, once every record is marked done.
+        if !checkpointer.watermark_in_use() {
+            RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        }
         Ok(())
     }
 
@@ -134,6 +137,17 @@ impl<P: AsyncProcessor> BlockOn<P> {
     }
 }
 
+impl<P> BlockOn<P> {
+    /// Waits for records outstanding on the processor's watermark while the runtime keeps running
+    /// the processor's tasks (on a current-thread runtime they run only inside `block_on`). The
+    /// engine then checkpoints what is done; it does not wait past the same deadline.
+    fn settle_watermark(&self, checkpointer: &mut Checkpointer<'_>) {
+        if let Some((watermark, deadline)) = checkpointer.settle_deadline() {
+            self.runtime.block_on(watermark.settled(deadline));
+        }
+    }
+}
+
 impl<P: AsyncProcessor> Processor for BlockOn<P> {
     fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
         self.runtime.block_on(self.processor.initialize(input))
@@ -157,8 +171,11 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         input: &ShardEndedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        self.runtime
-            .block_on(self.processor.shard_ended(input, checkpointer))
+        let result = self
+            .runtime
+            .block_on(self.processor.shard_ended(input, checkpointer));
+        self.settle_watermark(checkpointer);
+        result
     }
 
     fn shutdown_requested(
@@ -166,8 +183,11 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         input: &ShutdownRequestedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        self.runtime
-            .block_on(self.processor.shutdown_requested(input, checkpointer))
+        let result = self
+            .runtime
+            .block_on(self.processor.shutdown_requested(input, checkpointer));
+        self.settle_watermark(checkpointer);
+        result
     }
 }
 

@@ -6,9 +6,10 @@
 //! if any. The checkpointer returns when the reply has arrived.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::record::{Record, SequenceNumber};
+use crate::watermark::{Position, Watermark};
 
 /// Why a checkpoint failed.
 ///
@@ -59,6 +60,11 @@ pub enum CheckpointError {
     /// Writing the request or reading the reply failed (for example the daemon closed the pipe).
     #[error("I/O error while checkpointing")]
     Io(#[from] io::Error),
+    /// Refused by the library, not sent: a [`Watermark`] is in use and this checkpoint would pass
+    /// records that are not marked done yet (the count). Leave checkpointing to the engine, which
+    /// checkpoints the watermark after every batch and at shutdown and shard end.
+    #[error("checkpoint refused by the library: it would pass {0} records not marked done")]
+    Outstanding(u64),
 }
 
 impl CheckpointError {
@@ -83,7 +89,7 @@ impl CheckpointError {
             Self::Dependency => "KinesisClientLibDependencyException",
             Self::IllegalArgument => "IllegalArgumentException",
             Self::Other(name) => name,
-            Self::Protocol(_) | Self::Io(_) => return None,
+            Self::Protocol(_) | Self::Io(_) | Self::Outstanding(_) => return None,
         })
     }
 
@@ -109,13 +115,42 @@ pub(crate) trait CheckpointTransport {
 pub(crate) struct CheckpointLog {
     /// A "latest" checkpoint succeeded during `shardEnded` (that is the SHARD_END checkpoint).
     pub(crate) shard_end_succeeded: bool,
+    /// Until when outstanding records are waited for, once someone started waiting (the async
+    /// adapter waits on the processor's runtime, then the engine waits until the same time).
+    pub(crate) settle_deadline: Option<Instant>,
 }
 
 impl CheckpointLog {
     /// Adds what a later attempt of the same callback did.
     pub(crate) fn merge(&mut self, later: CheckpointLog) {
         self.shard_end_succeeded |= later.shard_end_succeeded;
+        self.settle_deadline = self.settle_deadline.or(later.settle_deadline);
     }
+}
+
+/// What a checkpointer works on: the engine's pipes, the state that lasts across callbacks, and
+/// the callback it is handed to.
+pub(crate) struct Scope<'a> {
+    pub(crate) transport: &'a mut dyn CheckpointTransport,
+    pub(crate) lease: &'a mut LeaseState,
+    /// The child's watermark, once the processor asked for it.
+    pub(crate) watermark: &'a mut Option<Watermark>,
+    pub(crate) callback: Callback,
+    /// Delivery indices of the batch being handled, `first..end` (empty outside
+    /// `process_records`: both are the next batch's first index).
+    pub(crate) deliveries: (u64, u64),
+    /// How long `shutdown_requested` and `shard_ended` wait for outstanding records (read here
+    /// only by the async adapter; the engine has it from its configuration).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) settle_wait: Duration,
+}
+
+/// Whether a checkpoint request comes from the processor (and must not pass outstanding records)
+/// or from the engine (which decided that already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Processor,
+    Engine,
 }
 
 /// What the child knows about its lease, across callbacks.
@@ -160,22 +195,14 @@ pub(crate) enum Callback {
 /// worker), every later call fails at once with [`CheckpointError::Shutdown`] without asking the
 /// daemon again; see the [failure policy](crate#failure-policy) for what the library does with it.
 pub struct Checkpointer<'a> {
-    transport: &'a mut dyn CheckpointTransport,
-    lease: &'a mut LeaseState,
-    callback: Callback,
+    scope: Scope<'a>,
     log: CheckpointLog,
 }
 
 impl<'a> Checkpointer<'a> {
-    pub(crate) fn new(
-        transport: &'a mut dyn CheckpointTransport,
-        lease: &'a mut LeaseState,
-        callback: Callback,
-    ) -> Self {
+    pub(crate) fn new(scope: Scope<'a>) -> Self {
         Checkpointer {
-            transport,
-            lease,
-            callback,
+            scope,
             log: CheckpointLog::default(),
         }
     }
@@ -188,7 +215,7 @@ impl<'a> Checkpointer<'a> {
     ///
     /// This is the form the daemon requires at shard end (`sequenceNumber: null`).
     pub fn checkpoint(&mut self) -> Result<(), CheckpointError> {
-        self.send(None, None)
+        self.send(None, Origin::Processor)
     }
 
     /// Checkpoints at a sequence number (sub-sequence 0).
@@ -196,7 +223,7 @@ impl<'a> Checkpointer<'a> {
         &mut self,
         sequence_number: &SequenceNumber,
     ) -> Result<(), CheckpointError> {
-        self.send(Some(sequence_number.as_str()), None)
+        self.send(Some((sequence_number, None)), Origin::Processor)
     }
 
     /// Checkpoints at a sequence number and sub-sequence number (a user record inside a KPL
@@ -206,40 +233,130 @@ impl<'a> Checkpointer<'a> {
         sequence_number: &SequenceNumber,
         sub_sequence_number: u64,
     ) -> Result<(), CheckpointError> {
-        self.send(Some(sequence_number.as_str()), Some(sub_sequence_number))
+        self.send(
+            Some((sequence_number, Some(sub_sequence_number))),
+            Origin::Processor,
+        )
     }
 
     /// Checkpoints at a record: its sequence and sub-sequence number.
     pub fn checkpoint_at_record(&mut self, record: &Record) -> Result<(), CheckpointError> {
         self.send(
-            Some(record.sequence_number().as_str()),
-            Some(record.sub_sequence_number()),
+            Some((record.sequence_number(), Some(record.sub_sequence_number()))),
+            Origin::Processor,
         )
+    }
+
+    /// This child's [`Watermark`], for deferred checkpoints: mark records done from any thread or
+    /// task, and the engine checkpoints for you (see the [`watermark`](crate::watermark) module).
+    ///
+    /// The first call starts tracking: every record of the current batch (in `process_records`)
+    /// and of every later batch is then outstanding until marked done. Later calls return the same
+    /// watermark.
+    pub fn watermark(&mut self) -> Watermark {
+        let (first, end) = self.scope.deliveries;
+        self.scope
+            .watermark
+            .get_or_insert_with(|| Watermark::new(first, end))
+            .clone()
+    }
+
+    /// Whether the processor asked for the [`watermark`](Self::watermark) (then the engine makes
+    /// the checkpoints, `SHARD_END` included).
+    pub(crate) fn watermark_in_use(&self) -> bool {
+        self.scope.watermark.is_some()
+    }
+
+    /// In `shutdown_requested` and `shard_ended` with a watermark: the watermark and until when to
+    /// wait for its outstanding records (fixed by the first call, so that whoever waits first sets
+    /// the bound for everyone).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn settle_deadline(&mut self) -> Option<(Watermark, Instant)> {
+        if self.scope.callback == Callback::ProcessRecords {
+            return None;
+        }
+        let watermark = self.scope.watermark.clone()?;
+        let deadline = *self
+            .log
+            .settle_deadline
+            .get_or_insert_with(|| Instant::now() + self.scope.settle_wait);
+        Some((watermark, deadline))
+    }
+
+    /// Checkpoints the watermark if it moved since its last checkpoint, retrying as `retry` says.
+    /// Nothing to do is `Ok`.
+    pub(crate) fn checkpoint_watermark(
+        &mut self,
+        retry: &RetryPolicy,
+    ) -> Result<(), CheckpointError> {
+        let Some(watermark) = self.scope.watermark.clone() else {
+            return Ok(());
+        };
+        let Some((low, position)) = watermark.target() else {
+            return Ok(());
+        };
+        retry.retry(|| {
+            self.send(
+                Some((
+                    &position.sequence_number,
+                    Some(position.sub_sequence_number),
+                )),
+                Origin::Engine,
+            )
+        })?;
+        watermark.checkpointed(low);
+        tracing::debug!(
+            sequence_number = %position.sequence_number,
+            sub_sequence_number = position.sub_sequence_number,
+            "checkpointed the watermark"
+        );
+        Ok(())
+    }
+
+    /// The `SHARD_END` checkpoint on the processor's behalf (the engine's safety net), retrying as
+    /// `retry` says. Only after the engine decided what to do about outstanding records.
+    pub(crate) fn checkpoint_shard_end(
+        &mut self,
+        retry: &RetryPolicy,
+    ) -> Result<(), CheckpointError> {
+        retry.retry(|| self.send(None, Origin::Engine))
     }
 
     fn send(
         &mut self,
-        sequence_number: Option<&str>,
-        sub_sequence_number: Option<u64>,
+        position: Option<(&SequenceNumber, Option<u64>)>,
+        origin: Origin,
     ) -> Result<(), CheckpointError> {
-        if self.lease.gone {
+        let sequence_number = position.map(|(sequence_number, _)| sequence_number.as_str());
+        let sub_sequence_number = position.and_then(|(_, sub)| sub);
+        if self.scope.lease.gone {
             tracing::debug!(
                 requested = ?sequence_number,
                 "not asking the daemon: it already refused a checkpoint because the lease is gone"
             );
             return Err(CheckpointError::Shutdown);
         }
+        if let (Origin::Processor, Some(watermark)) = (origin, &self.scope.watermark) {
+            let requested = position.map(|(sequence_number, sub)| Position {
+                sequence_number: sequence_number.clone(),
+                sub_sequence_number: sub.unwrap_or(0),
+            });
+            watermark
+                .permits(requested.as_ref())
+                .map_err(CheckpointError::Outstanding)?;
+        }
         let result = self
+            .scope
             .transport
             .request_checkpoint(sequence_number, sub_sequence_number);
         match &result {
             Ok(()) => {
-                if self.callback == Callback::ShardEnded && sequence_number.is_none() {
+                if self.scope.callback == Callback::ShardEnded && sequence_number.is_none() {
                     self.log.shard_end_succeeded = true;
                 }
             }
             Err(CheckpointError::Shutdown) => {
-                self.lease.gone = true;
+                self.scope.lease.gone = true;
                 // The one log line of a lost lease (later refusals are answered locally).
                 tracing::warn!(
                     shard_id = crate::engine::current_shard_id().unwrap_or_default(),
@@ -257,14 +374,15 @@ impl<'a> Checkpointer<'a> {
     /// Whether the daemon has refused a checkpoint of this child because the lease is gone; every
     /// checkpoint then fails at once with [`CheckpointError::Shutdown`].
     pub fn lease_gone(&self) -> bool {
-        self.lease.gone
+        self.scope.lease.gone
     }
 }
 
 impl std::fmt::Debug for Checkpointer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpointer")
-            .field("callback", &self.callback)
+            .field("callback", &self.scope.callback)
+            .field("watermark", &self.scope.watermark)
             .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use crate::checkpoint::{
-    Callback, CheckpointError, CheckpointLog, Checkpointer, LeaseState, RetryPolicy,
+    Callback, CheckpointError, CheckpointLog, Checkpointer, LeaseState, RetryPolicy, Scope,
 };
 use crate::connection::Connection;
 use crate::processor::{
@@ -17,6 +17,7 @@ use crate::processor::{
 };
 use crate::record::ExtendedSequenceNumber;
 use crate::runtime::{Error, FailurePolicy, Runtime};
+use crate::watermark::Watermark;
 use crate::wire::{Excerpt, Inbound, LeadingNewline, Parsed, parse_line};
 
 static SHARD_ID: OnceLock<String> = OnceLock::new();
@@ -52,15 +53,30 @@ impl Failure {
     }
 }
 
-/// What a callback may use of the engine: the pipes, and what is known about the lease.
+/// What a callback may use of the engine: the pipes, and what lasts across callbacks.
 struct Pipes<'e, R, W> {
     connection: &'e mut Connection<R, W>,
     lease: &'e mut LeaseState,
+    watermark: &'e mut Option<Watermark>,
+    /// The next batch's first delivery index (where a watermark made outside a batch starts).
+    deliveries: u64,
+    settle_wait: std::time::Duration,
 }
 
 impl<R: BufRead, W: Write> Pipes<'_, R, W> {
     fn checkpointer(&mut self, callback: Callback) -> Checkpointer<'_> {
-        Checkpointer::new(self.connection, self.lease, callback)
+        self.checkpointer_for(callback, (self.deliveries, self.deliveries))
+    }
+
+    fn checkpointer_for(&mut self, callback: Callback, deliveries: (u64, u64)) -> Checkpointer<'_> {
+        Checkpointer::new(Scope {
+            transport: self.connection,
+            lease: self.lease,
+            watermark: self.watermark,
+            callback,
+            deliveries,
+            settle_wait: self.settle_wait,
+        })
     }
 }
 
@@ -97,6 +113,8 @@ pub(crate) struct Engine<'c, P, R, W> {
     connection: Connection<R, W>,
     batch: ProcessRecordsInput,
     lease: LeaseState,
+    /// The processor's watermark, once it asked for one.
+    watermark: Option<Watermark>,
     shard_id: String,
     span: tracing::Span,
     ended: bool,
@@ -116,6 +134,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
             connection: Connection::new(reader, writer, leading_newline),
             batch: ProcessRecordsInput::default(),
             lease: LeaseState::default(),
+            watermark: None,
             shard_id: String::new(),
             span: tracing::Span::none(),
             ended: false,
@@ -238,13 +257,21 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
             }
             Step::Initialize(input) => self.initialize(input),
             Step::ProcessRecords => {
+                if let Some(watermark) = &self.watermark {
+                    let (first, end) = self.batch.deliveries();
+                    watermark.deliver(first, end);
+                }
                 let retry = &self.config.callback_retry;
                 let called = self.call("processRecords", retry, |processor, pipes, batch| {
-                    let mut checkpointer = pipes.checkpointer(Callback::ProcessRecords);
+                    let mut checkpointer =
+                        pipes.checkpointer_for(Callback::ProcessRecords, batch.deliveries());
                     let result = processor.process_records(batch, &mut checkpointer);
                     (result, checkpointer.log())
                 });
                 self.settle("processRecords", called.failure)?;
+                if let Err(error) = self.checkpoint_watermark(Callback::ProcessRecords) {
+                    self.settle("processRecords", Some(Failure::Error(Box::new(error))))?;
+                }
                 self.acknowledge("processRecords")
             }
             Step::ShutdownRequested => {
@@ -255,6 +282,16 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                     let result = processor.shutdown_requested(&input, &mut checkpointer);
                     (result, checkpointer.log())
                 });
+                self.wait_for_watermark(&called.log);
+                if let Err(error) = self.checkpoint_watermark(Callback::ShutdownRequested) {
+                    let failure = Failure::Error(Box::new(error));
+                    self.acknowledge_anyway(
+                        "checkpointing the watermark in shutdownRequested",
+                        &failure,
+                        "records after the last checkpoint are delivered again to the lease's \
+                         next owner",
+                    );
+                }
                 if let Some(failure) = called.failure {
                     self.acknowledge_anyway(
                         "shutdownRequested",
@@ -314,20 +351,44 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         let failed = called.failure.is_some();
         // With SkipBatch a failure is acknowledged, so the SHARD_END checkpoint is still needed.
         self.settle("shardEnded", called.failure)?;
+        let deferred = self.watermark.is_some();
+        if deferred && !called.log.shard_end_succeeded && !self.lease.is_gone() {
+            // SHARD_END says every record is done: only once the watermark has nothing outstanding.
+            if !self.wait_for_watermark(&called.log) {
+                // Keep what is done, then let the failure policy decide.
+                if let Err(error) = self.checkpoint_watermark(Callback::ShardEnded) {
+                    self.settle("shardEnded", Some(Failure::Error(Box::new(error))))?;
+                }
+                let outstanding = self.watermark.as_ref().map_or(0, Watermark::outstanding);
+                let failure = Failure::Error(
+                    format!(
+                        "{outstanding} records are still not marked done after waiting {:?}; \
+                         a SHARD_END checkpoint would pass them",
+                        self.config.watermark_wait
+                    )
+                    .into(),
+                );
+                self.settle("shardEnded", Some(failure))?;
+            }
+        }
         // After a refused checkpoint the lease is gone: the next owner makes the SHARD_END checkpoint.
         if !called.log.shard_end_succeeded && !self.lease.is_gone() {
-            if !failed {
+            if !failed && !deferred {
                 tracing::warn!(
                     "shard_ended returned Ok without a successful SHARD_END checkpoint \
                      (checkpointer.checkpoint()); making it now, or the shard's children would never start"
                 );
             }
-            let mut checkpointer =
-                Checkpointer::new(&mut self.connection, &mut self.lease, Callback::ShardEnded);
-            match self
-                .config
-                .shard_end_retry
-                .retry(|| checkpointer.checkpoint())
+            let mut pipes = Pipes {
+                connection: &mut self.connection,
+                lease: &mut self.lease,
+                watermark: &mut self.watermark,
+                deliveries: self.batch.next_delivery(),
+                settle_wait: self.config.watermark_wait,
+            };
+            match pipes
+                .checkpointer(Callback::ShardEnded)
+                .checkpoint_shard_end(&self.config.shard_end_retry)
             {
                 Ok(()) => {}
                 // Logged by the checkpointer; the new owner of the lease finishes the shard.
@@ -361,6 +422,9 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 let mut pipes = Pipes {
                     connection: &mut self.connection,
                     lease: &mut self.lease,
+                    watermark: &mut self.watermark,
+                    deliveries: self.batch.next_delivery(),
+                    settle_wait: self.config.watermark_wait,
                 };
                 callback(&mut self.processor, &mut pipes, &self.batch)
             }));
@@ -452,6 +516,52 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 );
                 Ok(())
             }
+        }
+    }
+
+    /// Waits (bounded) until the watermark has nothing outstanding, after `shutdown_requested` or
+    /// `shard_ended`; returns whether nothing is (also without a watermark).
+    fn wait_for_watermark(&self, log: &CheckpointLog) -> bool {
+        let Some(watermark) = &self.watermark else {
+            return true;
+        };
+        if self.lease.is_gone() {
+            return true;
+        }
+        let deadline = log
+            .settle_deadline
+            .unwrap_or_else(|| std::time::Instant::now() + self.config.watermark_wait);
+        if watermark.wait_until_settled(deadline) {
+            return true;
+        }
+        tracing::warn!(
+            outstanding = watermark.outstanding(),
+            "records are still not marked done after waiting {:?}; checkpointing only up to the \
+             first of them",
+            self.config.watermark_wait
+        );
+        false
+    }
+
+    /// Checkpoints the watermark if it moved (a refused lease is not an error here: logged once by
+    /// the checkpointer, and nothing more can be checkpointed).
+    fn checkpoint_watermark(&mut self, callback: Callback) -> Result<(), CheckpointError> {
+        if self.watermark.is_none() || self.lease.is_gone() {
+            return Ok(());
+        }
+        let mut pipes = Pipes {
+            connection: &mut self.connection,
+            lease: &mut self.lease,
+            watermark: &mut self.watermark,
+            deliveries: self.batch.next_delivery(),
+            settle_wait: self.config.watermark_wait,
+        };
+        match pipes
+            .checkpointer(callback)
+            .checkpoint_watermark(&self.config.watermark_retry)
+        {
+            Err(CheckpointError::Shutdown) => Ok(()),
+            other => other,
         }
     }
 

@@ -120,6 +120,22 @@
 //! - Panics are caught (`catch_unwind`) and logged with the shard id and the panic message; they
 //!   are never skipped silently.
 //!
+//! # Deferred checkpoints
+//!
+//! A processor that hands records to background work (an uploader, a batcher, worker tasks)
+//! finishes them after `process_records` returned, when the daemon no longer accepts a checkpoint.
+//! It takes the child's [`Watermark`] from the checkpointer ([`Checkpointer::watermark`]), gives
+//! every record's [`Ticket`] to the work, and marks the ticket done from whatever thread or task
+//! finishes it. The engine checkpoints the highest record below which every delivered record is
+//! done, after every batch and, after a bounded wait ([`Runtime::watermark_wait`]), at shutdown
+//! and shard end (`SHARD_END` only once everything is done). See the [`watermark`] module.
+//!
+//! | engine checkpoint for the watermark | outcome |
+//! | --- | --- |
+//! | throttled or a dependency failed | retried ([`Runtime::watermark_retry`]); if it still fails, a failure of the callback it was made in (policy applies; `shutdown_requested` acknowledged) |
+//! | refused with `ShutdownException` | as in any callback: logged once, acknowledged |
+//! | records still outstanding at shard end after the wait | a failure of `shard_ended`: with `Exit` not acknowledged (what is done is checkpointed first); with `SkipBatch` `SHARD_END` is made anyway |
+//!
 //! # Testing a processor
 //!
 //! With the `testing` feature, `testing::FakeDaemon` drives a processor in-process (or a processor
@@ -144,6 +160,7 @@ mod processor;
 mod record;
 mod runtime;
 mod stdio;
+pub mod watermark;
 mod wire;
 
 #[cfg(feature = "tokio")]
@@ -161,6 +178,7 @@ pub use processor::{
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
 pub use runtime::{Error, FailurePolicy, Runtime};
 pub use stdio::SignalHandling;
+pub use watermark::{Ticket, Watermark};
 
 /// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes
 /// stdin; then returns `Ok(())`.

@@ -12,6 +12,7 @@
 
 use crate::checkpoint::{Checkpointer, RetryPolicy};
 use crate::record::{ExtendedSequenceNumber, Record};
+use crate::watermark::NOT_DELIVERED;
 
 /// The error type callbacks return: any error that can cross threads. `?` converts most errors
 /// into it, including [`CheckpointError`](crate::CheckpointError), `std::io::Error` and
@@ -54,13 +55,20 @@ pub trait Processor {
     /// The default does exactly that: [`Checkpointer::checkpoint`], retrying throttling with
     /// [`RetryPolicy::default`]. If an override returns `Ok` without a successful `SHARD_END`
     /// checkpoint, the library makes it on the processor's behalf and logs a warning.
+    ///
+    /// With a [`Watermark`](crate::Watermark) the default leaves `SHARD_END` to the engine, which
+    /// makes it once every delivered record is marked done (waiting up to
+    /// [`Runtime::watermark_wait`](crate::Runtime::watermark_wait)).
     fn shard_ended(
         &mut self,
         input: &ShardEndedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let _ = input;
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        // With a watermark the engine makes it, once every record is marked done.
+        if !checkpointer.watermark_in_use() {
+            RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        }
         Ok(())
     }
 
@@ -180,6 +188,9 @@ pub struct ProcessRecordsInput {
     slots: Vec<Record>,
     len: usize,
     millis_behind_latest: Option<u64>,
+    /// Delivery index of the first record of this batch, and of the first record of the next one.
+    first_delivery: u64,
+    next_delivery: u64,
 }
 
 impl ProcessRecordsInput {
@@ -195,6 +206,9 @@ impl ProcessRecordsInput {
             slots: records,
             len,
             millis_behind_latest,
+            // Records built by hand are not tracked by any watermark.
+            first_delivery: NOT_DELIVERED,
+            next_delivery: NOT_DELIVERED,
         }
     }
 
@@ -236,6 +250,9 @@ impl ProcessRecordsInput {
         }
         let slot = &mut self.slots[self.len];
         slot.reset();
+        // Numbered from where the previous batch ended; a parse that starts again renumbers the
+        // same way, and only `finish` moves on.
+        slot.set_delivery(self.next_delivery.saturating_add(self.len as u64));
         self.len += 1;
         slot
     }
@@ -243,6 +260,21 @@ impl ProcessRecordsInput {
     /// Completes the batch that `next_slot` filled.
     pub(crate) fn finish(&mut self, millis_behind_latest: Option<u64>) {
         self.millis_behind_latest = millis_behind_latest;
+        self.first_delivery = self.next_delivery;
+        self.next_delivery = self.next_delivery.saturating_add(self.len as u64);
+    }
+
+    /// The delivery indices of this batch's records: `first..end`.
+    pub(crate) fn deliveries(&self) -> (u64, u64) {
+        (
+            self.first_delivery,
+            self.first_delivery.saturating_add(self.len as u64),
+        )
+    }
+
+    /// The delivery index the next batch's first record will get.
+    pub(crate) fn next_delivery(&self) -> u64 {
+        self.next_delivery
     }
 }
 

@@ -11,6 +11,8 @@ use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::watermark::NOT_DELIVERED;
+
 /// A Kinesis sequence number: a non-empty string of ASCII digits, ordered by numeric value.
 ///
 /// The daemon sends sequence numbers as strings of up to 56 digits (they do not fit in a `u64`).
@@ -238,13 +240,29 @@ impl fmt::Display for ExtendedSequenceNumber {
 /// The data is decoded from base64 once, by the library, into bytes. KPL aggregates arrive already
 /// split: the user records of one aggregate share a sequence number and differ in their
 /// sub-sequence number.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Record {
     data: Vec<u8>,
     partition_key: String,
     sequence_number: SequenceNumber,
     sub_sequence_number: u64,
     approximate_arrival_millis: Option<i64>,
+    /// The record's place in delivery order (for the watermark); not part of its value, so not
+    /// compared or shown.
+    delivery: u64,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            data: Vec::new(),
+            partition_key: String::new(),
+            sequence_number: SequenceNumber::default(),
+            sub_sequence_number: 0,
+            approximate_arrival_millis: None,
+            delivery: NOT_DELIVERED,
+        }
+    }
 }
 
 impl Record {
@@ -263,6 +281,7 @@ impl Record {
             sequence_number,
             sub_sequence_number,
             approximate_arrival_millis: approximate_arrival_timestamp.map(system_time_to_millis),
+            delivery: NOT_DELIVERED,
         }
     }
 
@@ -359,6 +378,17 @@ impl Record {
     /// Replaces the arrival time (epoch milliseconds).
     pub(crate) fn set_approximate_arrival_millis(&mut self, millis: Option<i64>) {
         self.approximate_arrival_millis = millis;
+    }
+
+    /// The record's place in the order the engine delivered records ([`NOT_DELIVERED`] for one
+    /// built with [`Record::new`]).
+    pub(crate) fn delivery(&self) -> u64 {
+        self.delivery
+    }
+
+    /// Places the record in delivery order (by the batch that owns it).
+    pub(crate) fn set_delivery(&mut self, index: u64) {
+        self.delivery = index;
     }
 }
 

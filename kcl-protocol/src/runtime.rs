@@ -3,6 +3,7 @@
 //! returns.
 
 use std::io::{self, BufRead, Write};
+use std::time::Duration;
 
 use crate::checkpoint::RetryPolicy;
 use crate::engine::Engine;
@@ -58,6 +59,8 @@ pub struct Runtime {
     pub(crate) on_panic: FailurePolicy,
     pub(crate) callback_retry: RetryPolicy,
     pub(crate) shard_end_retry: RetryPolicy,
+    pub(crate) watermark_retry: RetryPolicy,
+    pub(crate) watermark_wait: Duration,
     signals: SignalHandling,
     guard_stdout: bool,
     leading_newline: Option<bool>,
@@ -70,6 +73,8 @@ impl Default for Runtime {
             on_panic: FailurePolicy::Exit,
             callback_retry: RetryPolicy::none(),
             shard_end_retry: RetryPolicy::default(),
+            watermark_retry: RetryPolicy::default(),
+            watermark_wait: Duration::from_secs(10),
             signals: SignalHandling::Ignore,
             guard_stdout: true,
             leading_newline: None,
@@ -111,6 +116,26 @@ impl Runtime {
     /// without making it (default [`RetryPolicy::default`]).
     pub fn shard_end_checkpoint_retry(mut self, policy: RetryPolicy) -> Self {
         self.shard_end_retry = policy;
+        self
+    }
+
+    /// Retries for the checkpoints the engine makes for a [`Watermark`](crate::Watermark) (default
+    /// [`RetryPolicy::default`]). If they still fail, the callback they were made in fails (see the
+    /// [failure policy](crate#failure-policy)); `shutdown_requested` is acknowledged anyway.
+    pub fn watermark_retry(mut self, policy: RetryPolicy) -> Self {
+        self.watermark_retry = policy;
+        self
+    }
+
+    /// How long the engine waits, after `shutdown_requested` and `shard_ended` return, for records
+    /// not yet marked done on the processor's [`Watermark`](crate::Watermark) (default 10 s; tasks
+    /// of an async processor keep running meanwhile). Then `shutdown_requested` checkpoints what is
+    /// done and acknowledges; `shard_ended` makes the `SHARD_END` checkpoint only if everything is
+    /// done, and otherwise fails (see the [failure policy](crate#failure-policy)). Keep it below the
+    /// daemon's `timeoutInSeconds` and, for graceful handoffs, below
+    /// `gracefulLeaseHandoffTimeoutMillis` (30 s by default).
+    pub fn watermark_wait(mut self, wait: Duration) -> Self {
+        self.watermark_wait = wait;
         self
     }
 
