@@ -11,6 +11,7 @@ use crate::checkpoint::{
     Callback, CheckpointError, CheckpointLog, Checkpointer, LeaseState, RetryPolicy, Scope,
 };
 use crate::connection::Connection;
+use crate::failure::{Chain, Failure, describe, panic_message};
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
@@ -25,32 +26,6 @@ static SHARD_ID: OnceLock<String> = OnceLock::new();
 /// The shard this process handles, once `initialize` has arrived (one child handles one shard).
 pub(crate) fn current_shard_id() -> Option<&'static str> {
     SHARD_ID.get().map(String::as_str)
-}
-
-/// What went wrong in a callback, after retries.
-enum Failure {
-    Error(BoxError),
-    Panic(String),
-}
-
-impl Failure {
-    /// Whether the error is (or was caused by) a checkpoint refused with `ShutdownException`.
-    fn is_lease_refusal(&self) -> bool {
-        let Failure::Error(error) = self else {
-            return false;
-        };
-        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
-        while let Some(error) = cause {
-            if matches!(
-                error.downcast_ref::<CheckpointError>(),
-                Some(CheckpointError::Shutdown)
-            ) {
-                return true;
-            }
-            cause = error.source();
-        }
-        false
-    }
 }
 
 /// What a callback may use of the engine: the pipes, and what lasts across callbacks.
@@ -580,38 +555,5 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
 
     fn acknowledge(&mut self, action: &str) -> Result<(), Error> {
         self.connection.acknowledge(action).map_err(Error::Write)
-    }
-}
-
-fn describe(failure: &Failure) -> String {
-    match failure {
-        Failure::Error(error) => Chain(error.as_ref()).to_string(),
-        Failure::Panic(message) => format!("panic: {message}"),
-    }
-}
-
-/// An error and each of its causes, once each, joined with `": "` (for log lines; the errors
-/// themselves do not repeat their source).
-pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
     }
 }

@@ -155,9 +155,11 @@
 mod checkpoint;
 mod connection;
 mod engine;
+mod failure;
 pub mod logging;
 mod processor;
 mod record;
+mod retry;
 mod runtime;
 mod stdio;
 pub mod watermark;

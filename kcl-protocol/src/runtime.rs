@@ -268,7 +268,7 @@ pub enum Error {
 mod tests {
     use super::*;
     use crate::checkpoint::CheckpointError;
-    use crate::engine::Chain;
+    use crate::failure::Chain;
 
     #[test]
     fn messages_are_one_line_and_show_each_cause_once() {
