@@ -5,6 +5,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::checkpoint::{CheckpointError, CheckpointTransport};
+use crate::watchdog::WatchdogHandle;
 use crate::wire::{
     Excerpt, Inbound, LeadingNewline, LineReader, MessageWriter, Parsed, parse_line,
 };
@@ -13,13 +14,21 @@ use crate::wire::{
 pub(crate) struct Connection<R, W> {
     reader: LineReader<R>,
     writer: MessageWriter<W>,
+    /// Told when the daemon's timer restarts after a checkpoint reply.
+    watchdog: Option<WatchdogHandle>,
 }
 
 impl<R: BufRead, W: Write> Connection<R, W> {
-    pub(crate) fn new(reader: R, writer: W, leading_newline: LeadingNewline) -> Self {
+    pub(crate) fn new(
+        reader: R,
+        writer: W,
+        leading_newline: LeadingNewline,
+        watchdog: Option<WatchdogHandle>,
+    ) -> Self {
         Connection {
             reader: LineReader::new(reader),
             writer: MessageWriter::new(writer, leading_newline),
+            watchdog,
         }
     }
 
@@ -93,7 +102,13 @@ impl<R: BufRead, W: Write> CheckpointTransport for Connection<R, W> {
             };
             match found {
                 ReplyLine::Skip => continue,
-                ReplyLine::Reply(result) => return result,
+                ReplyLine::Reply(result) => {
+                    // The daemon wrote its reply and now waits again, with a fresh timeout.
+                    if let Some(watchdog) = &self.watchdog {
+                        watchdog.restart();
+                    }
+                    return result;
+                }
                 ReplyLine::Unexpected(action) => {
                     self.reader.unread();
                     // The message is kept: the engine handles it after the current callback.

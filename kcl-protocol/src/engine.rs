@@ -6,6 +6,7 @@
 use std::io::{BufRead, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::checkpoint::{
     Callback, CheckpointError, CheckpointLog, Checkpointer, LeaseState, RetryPolicy, Scope,
@@ -18,6 +19,7 @@ use crate::processor::{
 };
 use crate::record::ExtendedSequenceNumber;
 use crate::runtime::{Error, FailurePolicy, Runtime};
+use crate::watchdog::{Watchdog, WatchdogHandle};
 use crate::watermark::Watermark;
 use crate::wire::{Excerpt, Inbound, LeadingNewline, Parsed, parse_line};
 
@@ -35,7 +37,7 @@ struct Pipes<'e, R, W> {
     watermark: &'e mut Option<Watermark>,
     /// The next batch's first delivery index (where a watermark made outside a batch starts).
     deliveries: u64,
-    settle_wait: std::time::Duration,
+    settle_wait: Duration,
 }
 
 impl<R: BufRead, W: Write> Pipes<'_, R, W> {
@@ -79,6 +81,19 @@ enum Step {
     Unknown(String),
 }
 
+impl Step {
+    /// The status the daemon now waits for (and times out on), for steps that call the processor.
+    fn awaited_status(&self) -> Option<&'static str> {
+        match self {
+            Step::Initialize(_) => Some("initialize"),
+            Step::ProcessRecords => Some("processRecords"),
+            Step::LeaseLost { status } | Step::ShardEnded { status } => Some(status),
+            Step::ShutdownRequested => Some("shutdownRequested"),
+            Step::Skip | Step::StrayReply | Step::Unknown(_) => None,
+        }
+    }
+}
+
 /// What a legacy `shutdown` is acknowledged as.
 const LEGACY_SHUTDOWN: &str = "shutdown";
 
@@ -93,20 +108,30 @@ pub(crate) struct Engine<'c, P, R, W> {
     shard_id: String,
     span: tracing::Span,
     ended: bool,
+    watchdog: Option<WatchdogHandle>,
+    /// Owns the watchdog thread (stopped when the engine ends).
+    _watchdog: Option<Watchdog>,
 }
 
 impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
+    /// With `daemon_timeout` (the daemon's `timeoutInSeconds`), a [`Watchdog`] warns about
+    /// callbacks that come close to it.
     pub(crate) fn new(
         config: &'c Runtime,
         processor: P,
         reader: R,
         writer: W,
         leading_newline: LeadingNewline,
+        daemon_timeout: Option<Duration>,
     ) -> Self {
+        let watchdog = daemon_timeout.and_then(Watchdog::start);
+        let watched = watchdog.as_ref().map(Watchdog::handle);
         Engine {
             config,
             processor,
-            connection: Connection::new(reader, writer, leading_newline),
+            connection: Connection::new(reader, writer, leading_newline, watched.clone()),
+            watchdog: watched,
+            _watchdog: watchdog,
             batch: ProcessRecordsInput::default(),
             lease: LeaseState::default(),
             watermark: None,
@@ -131,6 +156,9 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 }
                 return Ok(());
             };
+            if let (Some(watchdog), Some(action)) = (&self.watchdog, step.awaited_status()) {
+                watchdog.arm(action);
+            }
             self.handle(step)?;
         }
     }
@@ -505,7 +533,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         }
         let deadline = log
             .settle_deadline
-            .unwrap_or_else(|| std::time::Instant::now() + self.config.watermark_wait);
+            .unwrap_or_else(|| Instant::now() + self.config.watermark_wait);
         if watermark.wait_until_settled(deadline) {
             return true;
         }
@@ -554,6 +582,10 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
     }
 
     fn acknowledge(&mut self, action: &str) -> Result<(), Error> {
-        self.connection.acknowledge(action).map_err(Error::Write)
+        self.connection.acknowledge(action).map_err(Error::Write)?;
+        if let Some(watchdog) = &self.watchdog {
+            watchdog.disarm();
+        }
+        Ok(())
     }
 }

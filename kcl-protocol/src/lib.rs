@@ -136,6 +136,17 @@
 //! | refused with `ShutdownException` | as in any callback: logged once, acknowledged |
 //! | records still outstanding at shard end after the wait | a failure of `shard_ended`: with `Exit` not acknowledged (what is done is checkpointed first); with `SkipBatch` `SHARD_END` is made anyway |
 //!
+//! # The daemon's timeout
+//!
+//! With `timeoutInSeconds` set in the properties file, the daemon halts the whole JVM
+//! (`Runtime.halt(1)`, every shard with it) when a child keeps it waiting that long for a message,
+//! and the child never gets a word in. The launcher (`kcl-bootstrap`) passes the value to the
+//! children in the environment variable `KCL_TIMEOUT_IN_SECONDS` ([`TIMEOUT_VARIABLE`], whole
+//! seconds); [`run`] then logs one WARN, with the shard id and the action, when a callback has kept
+//! the daemon waiting for more than 80% of it (a checkpoint restarts the daemon's timer, as it does
+//! in the daemon). A value that is not a positive integer is ignored with one WARN; without the
+//! variable nothing runs. [`Runtime::daemon_timeout`] sets it explicitly.
+//!
 //! # Testing a processor
 //!
 //! With the `testing` feature, `testing::FakeDaemon` drives a processor in-process (or a processor
@@ -162,6 +173,7 @@ mod record;
 mod retry;
 mod runtime;
 mod stdio;
+mod watchdog;
 pub mod watermark;
 mod wire;
 
@@ -180,6 +192,7 @@ pub use processor::{
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
 pub use runtime::{Error, FailurePolicy, Runtime};
 pub use stdio::SignalHandling;
+pub use watchdog::TIMEOUT_VARIABLE;
 pub use watermark::{Ticket, Watermark};
 
 /// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes

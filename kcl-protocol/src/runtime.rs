@@ -9,6 +9,7 @@ use crate::checkpoint::RetryPolicy;
 use crate::engine::Engine;
 use crate::processor::{BoxError, Processor};
 use crate::stdio::{self, SignalHandling, StdoutGuard};
+use crate::watchdog;
 use crate::wire::LeadingNewline;
 
 /// What the library does when a callback returns `Err` or panics (after any retries configured
@@ -64,6 +65,16 @@ pub struct Runtime {
     signals: SignalHandling,
     guard_stdout: bool,
     leading_newline: Option<bool>,
+    daemon_timeout: DaemonTimeout,
+}
+
+/// Where the daemon's `timeoutInSeconds` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DaemonTimeout {
+    /// [`TIMEOUT_VARIABLE`](crate::TIMEOUT_VARIABLE), read by [`Runtime::run`].
+    FromEnvironment,
+    /// Set with [`Runtime::daemon_timeout`].
+    Given(Option<Duration>),
 }
 
 impl Default for Runtime {
@@ -78,6 +89,7 @@ impl Default for Runtime {
             signals: SignalHandling::Ignore,
             guard_stdout: true,
             leading_newline: None,
+            daemon_timeout: DaemonTimeout::FromEnvironment,
         }
     }
 }
@@ -165,6 +177,20 @@ impl Runtime {
         self
     }
 
+    /// The daemon's `timeoutInSeconds`, if set: the engine then logs a WARN (with the shard id and
+    /// the action) when a callback keeps the daemon waiting for more than 80% of it, because at
+    /// 100% the daemon halts the whole JVM without a word from the child.
+    ///
+    /// By default [`run`](Self::run) reads it from the environment variable
+    /// `KCL_TIMEOUT_IN_SECONDS` ([`TIMEOUT_VARIABLE`](crate::TIMEOUT_VARIABLE); whole seconds, set by the launcher from the
+    /// properties file, passed on by the JVM to its children), ignoring it with one WARN if it is
+    /// not a positive integer. [`run_with_io`](Self::run_with_io) does not read the environment.
+    /// `None` turns the watch off.
+    pub fn daemon_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.daemon_timeout = DaemonTimeout::Given(timeout);
+        self
+    }
+
     /// Runs `processor` over the process's stdin and stdout until stdin ends.
     ///
     /// Sets up stdio first (the stdout guard and signal handling, see above). Returns `Ok(())`
@@ -184,9 +210,21 @@ impl Runtime {
             None if output.is_private() => LeadingNewline::Omit,
             None => LeadingNewline::Write,
         };
+        let daemon_timeout = match self.daemon_timeout {
+            DaemonTimeout::FromEnvironment => watchdog::timeout_from_environment(),
+            DaemonTimeout::Given(timeout) => timeout,
+        };
         // The engine's line reader reads into its own buffer; large reads bypass stdin's buffer.
         let input = io::stdin().lock();
-        Engine::new(&self, processor, input, output, leading_newline).run()
+        Engine::new(
+            &self,
+            processor,
+            input,
+            output,
+            leading_newline,
+            daemon_timeout,
+        )
+        .run()
     }
 
     /// Runs `processor` over any reader and writer, with no stdio or signal set-up: for tests, or
@@ -201,7 +239,19 @@ impl Runtime {
             Some(true) => LeadingNewline::Write,
             Some(false) | None => LeadingNewline::Omit,
         };
-        Engine::new(&self, processor, reader, writer, leading_newline).run()
+        let daemon_timeout = match self.daemon_timeout {
+            DaemonTimeout::FromEnvironment => None,
+            DaemonTimeout::Given(timeout) => timeout,
+        };
+        Engine::new(
+            &self,
+            processor,
+            reader,
+            writer,
+            leading_newline,
+            daemon_timeout,
+        )
+        .run()
     }
 }
 

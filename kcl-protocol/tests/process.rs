@@ -317,3 +317,40 @@ fn a_lease_lost_mid_batch_is_acknowledged_and_the_child_exits_zero_at_eof() {
     assert!(warnings[0].contains("shardId-000000000011"), "{transcript}");
     assert!(!stderr.contains("ERROR"), "no error logged: {transcript}");
 }
+
+#[test]
+fn the_daemons_timeout_from_the_environment_makes_slow_callbacks_visible() {
+    let daemon = || {
+        FakeDaemon::new("shardId-000000000012")
+            .process_records([TestRecord::new("30", "x")])
+            .timeout(Duration::from_secs(20))
+    };
+    let mut command = processor("slow");
+    command.env("KCL_TIMEOUT_IN_SECONDS", "1");
+    let transcript = run(daemon(), command);
+    assert!(transcript.completed(), "{transcript}");
+    let warnings: Vec<&str> = transcript
+        .stderr()
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("kept the daemon waiting"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{transcript}");
+    assert!(warnings[0].contains("shardId-000000000012"), "{transcript}");
+    assert!(warnings[0].contains("processRecords"), "{transcript}");
+
+    // A value that is not a positive whole number of seconds is ignored, with one warning.
+    for value in ["abc", "0"] {
+        let mut command = processor("");
+        command.env("KCL_TIMEOUT_IN_SECONDS", value);
+        let transcript = run(daemon(), command);
+        assert!(transcript.completed(), "{value}: {transcript}");
+        assert_eq!(
+            transcript
+                .stderr()
+                .matches("ignoring KCL_TIMEOUT_IN_SECONDS")
+                .count(),
+            1,
+            "{value}: {transcript}"
+        );
+    }
+}
