@@ -17,11 +17,11 @@ use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
-use crate::record::ExtendedSequenceNumber;
 use crate::runtime::{Error, FailurePolicy, Runtime};
+use crate::step::Step;
 use crate::watchdog::{Watchdog, WatchdogHandle};
 use crate::watermark::Watermark;
-use crate::wire::{Excerpt, Inbound, LeadingNewline, Parsed, parse_line};
+use crate::wire::{Excerpt, LeadingNewline, Parsed, parse_line};
 
 static SHARD_ID: OnceLock<String> = OnceLock::new();
 
@@ -62,40 +62,6 @@ struct Called {
     failure: Option<Failure>,
     log: CheckpointLog,
 }
-
-/// An owned summary of a parsed line, so the line buffer is free again during the callback.
-enum Step {
-    Skip,
-    Initialize(InitializeInput),
-    ProcessRecords,
-    /// `status` names the action the daemon waits for: `leaseLost`, or `shutdown` (KCL 1.x).
-    LeaseLost {
-        status: &'static str,
-    },
-    /// `status`: `shardEnded`, or `shutdown` (KCL 1.x).
-    ShardEnded {
-        status: &'static str,
-    },
-    ShutdownRequested,
-    StrayReply,
-    Unknown(String),
-}
-
-impl Step {
-    /// The status the daemon now waits for (and times out on), for steps that call the processor.
-    fn awaited_status(&self) -> Option<&'static str> {
-        match self {
-            Step::Initialize(_) => Some("initialize"),
-            Step::ProcessRecords => Some("processRecords"),
-            Step::LeaseLost { status } | Step::ShardEnded { status } => Some(status),
-            Step::ShutdownRequested => Some("shutdownRequested"),
-            Step::Skip | Step::StrayReply | Step::Unknown(_) => None,
-        }
-    }
-}
-
-/// What a legacy `shutdown` is acknowledged as.
-const LEGACY_SHUTDOWN: &str = "shutdown";
 
 pub(crate) struct Engine<'c, P, R, W> {
     config: &'c Runtime,
@@ -188,57 +154,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 );
                 return Err(error);
             }
-            Parsed::Message(message) => match message {
-                Inbound::Initialize {
-                    shard_id,
-                    sequence_number,
-                    sub_sequence_number,
-                } => {
-                    let checkpoint = match sequence_number.as_deref() {
-                        None => None,
-                        Some(text) => {
-                            match ExtendedSequenceNumber::from_parts(text, sub_sequence_number) {
-                                Ok(position) => Some(position),
-                                Err(error) => {
-                                    tracing::warn!(
-                                        "initialize: ignoring the starting checkpoint: {error}"
-                                    );
-                                    None
-                                }
-                            }
-                        }
-                    };
-                    Step::Initialize(InitializeInput::new(shard_id, checkpoint))
-                }
-                Inbound::ProcessRecords => Step::ProcessRecords,
-                Inbound::LeaseLost => Step::LeaseLost {
-                    status: "leaseLost",
-                },
-                Inbound::ShardEnded => Step::ShardEnded {
-                    status: "shardEnded",
-                },
-                Inbound::ShutdownRequested => Step::ShutdownRequested,
-                Inbound::CheckpointReply { .. } => Step::StrayReply,
-                Inbound::LegacyShutdown { reason } => match reason.as_deref() {
-                    Some("TERMINATE") => Step::ShardEnded {
-                        status: LEGACY_SHUTDOWN,
-                    },
-                    Some("ZOMBIE") => Step::LeaseLost {
-                        status: LEGACY_SHUTDOWN,
-                    },
-                    other => {
-                        tracing::warn!(
-                            reason = ?other,
-                            "legacy shutdown with an unknown reason: handling it as a lost lease \
-                             (no checkpoint, nothing acknowledged as processed)"
-                        );
-                        Step::LeaseLost {
-                            status: LEGACY_SHUTDOWN,
-                        }
-                    }
-                },
-                Inbound::Unknown { action } => Step::Unknown(action.into_owned()),
-            },
+            Parsed::Message(message) => Step::from_message(message),
         }))
     }
 

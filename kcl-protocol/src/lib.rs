@@ -173,6 +173,7 @@ mod record;
 mod retry;
 mod runtime;
 mod stdio;
+mod step;
 mod watchdog;
 pub mod watermark;
 mod wire;
