@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::children::{AWS_KCL_VERSION, KCLPY_VERSION};
 use crate::machine::MachineFacts;
 use crate::overhead::Overhead;
-use crate::report::{Summary, TargetCheck, targets_table, workload_table};
+use crate::report::{Summary, TargetCheck, memory_table, targets_table, workload_table};
 use crate::workload::Workload;
 
 /// Everything the report shows.
@@ -104,6 +104,9 @@ checkpoints at shard end, and prints its totals on stderr at shard end (the driv
             "kcl" => {
                 "`kcl-bench/src/bin/bench-child-kcl.rs`: a `kcl_protocol::Processor`, the shape of the basic-consumer sample without per-record logging"
             }
+            "kcl-before" => {
+                "the same `bench-child-kcl.rs`, built from the kcl-protocol of that revision (`scripts/bench --baseline REV`), run side by side in the same rounds"
+            }
             "naive" => {
                 "`kcl-bench/src/bin/bench-child-naive.rs`: no SDK; `read_line` into a `String`, `serde_json::from_str` into owned structs, `base64` decode per record"
             }
@@ -134,9 +137,18 @@ checkpoints at shard end, and prints its totals on stderr at shard end (the driv
         );
         out.push_str(&workload_table(doc.summaries, workload, &label));
         out.push('\n');
+        if workload.rss_probe_after_batch.is_some() {
+            let _ = writeln!(
+                out,
+                "Memory after the catch-up batch (one child runs per shard, and after an outage every shard \
+catches up with big batches: what a child keeps afterwards is what 100-200 children per host keep):\n"
+            );
+            out.push_str(&memory_table(doc.summaries, workload, &label));
+            out.push('\n');
+        }
     }
 
-    let _ = writeln!(out, "## Targets (issue 4)\n");
+    let _ = writeln!(out, "## Targets (issues 4 and 12)\n");
     if doc.targets.is_empty() {
         let _ = writeln!(out, "Not checked: the kcl-protocol child did not run.\n");
     } else {
@@ -193,7 +205,8 @@ workload's; exit code 0. A run that fails any of these fails the benchmark.\n\
 - **CPU** is the child's user + system time from `wait4`, start-up included; **CPU s/GB** divides it by \
 the decoded record bytes (10^9 bytes per GB). **Peak RSS** is `VmHWM` from `/proc/<pid>/status` after the `shardEnded` acknowledgement (not `ru_maxrss`, \
 which Linux seeds with the spawning process's pre-exec high-water mark); **idle RSS** is `VmRSS` from \
-`/proc/<pid>/status` right after the `initialize` acknowledgement. **Start-up** is spawn to that \
+`/proc/<pid>/status` right after the `initialize` acknowledgement, and the memory workload's **RSS after batch N** the same right \
+after the child acknowledged batch N (the child then waits for the next line, so that is what it keeps while idle). **Start-up** is spawn to that \
 acknowledgement. **records/s**, **MB/s** and **µs/batch** cover the `processRecords` phase (first batch \
 written to last batch acknowledged), so they include the pipe round trips and checkpoint exchanges.\n\
 - **Driver CPU** is the fake daemon's own CPU for the whole run; it stays well below the child's, \

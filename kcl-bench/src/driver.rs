@@ -11,8 +11,9 @@
 //!
 //! Measurements: wall time from spawn to exit; user and system CPU from `wait4`; peak RSS from
 //! `/proc/<pid>/status` `VmHWM` after the `shardEnded` acknowledgement;
-//! idle RSS from `/proc/<pid>/status` right after the `initialize` acknowledgement; start-up time
-//! from spawn to that acknowledgement; the driver's own CPU over the whole run.
+//! idle RSS from `/proc/<pid>/status` (`VmRSS`) right after the `initialize` acknowledgement, and
+//! the same after the workload's probe batch and after the last batch; start-up time from spawn
+//! to the `initialize` acknowledgement; the driver's own CPU over the whole run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, Command, Stdio};
@@ -47,6 +48,10 @@ pub struct Measurement {
     pub peak_rss_kib: u64,
     /// The child's resident set size right after the `initialize` acknowledgement, KiB.
     pub idle_rss_kib: u64,
+    /// Its resident set size right after it acknowledged the workload's probe batch, KiB.
+    pub probe_rss_kib: Option<u64>,
+    /// Its resident set size after the last batch's acknowledgement (before `shardEnded`), KiB.
+    pub end_rss_kib: u64,
     /// The driver's own user + system CPU for the run (spawn to exit).
     pub driver_cpu: Duration,
     /// Checkpoint requests answered.
@@ -391,6 +396,16 @@ fn child_report(stderr: &str) -> Option<(u64, u64)> {
     Some((records?, bytes?))
 }
 
+/// What the conversation measured while the child ran.
+struct Rss {
+    startup: Duration,
+    idle_rss_kib: u64,
+    probe_rss_kib: Option<u64>,
+    end_rss_kib: u64,
+    processing: Duration,
+    peak_rss_kib: u64,
+}
+
 /// Runs `child` through `transcript` and measures it.
 ///
 /// Fails if the child breaks the protocol, misses or misplaces a checkpoint, reports different
@@ -437,6 +452,7 @@ pub fn drive(
         let startup = started.elapsed();
         let idle_rss_kib = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
         let processing_started = Instant::now();
+        let mut probe_rss_kib = None;
         for (index, batch) in transcript.batches.iter().enumerate() {
             session.action(
                 "processRecords",
@@ -444,8 +460,14 @@ pub fn drive(
                 &batch.line,
                 ExpectedCheckpoint::At(&batch.last_sequence_number),
             )?;
+            if workload.rss_probe_after_batch == Some(index + 1) {
+                // After the child's acknowledgement it waits for the next line: what it holds now
+                // it holds while idle.
+                probe_rss_kib = proc_status_kib(pid, "VmRSS:");
+            }
         }
         let processing = processing_started.elapsed();
+        let end_rss_kib = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
         session.action(
             "shardEnded",
             "shardEnded",
@@ -456,7 +478,14 @@ pub fn drive(
         // not usable: Linux carries the pre-exec high-water mark into it, and with vfork-style
         // spawning that is the driver's RSS (hundreds of MB of pre-generated transcripts).
         let peak_rss_kib = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
-        Ok::<_, DriveError>((startup, idle_rss_kib, processing, peak_rss_kib))
+        Ok::<_, DriveError>(Rss {
+            startup,
+            idle_rss_kib,
+            probe_rss_kib,
+            end_rss_kib,
+            processing,
+            peak_rss_kib,
+        })
     })();
 
     // End of the shard: close stdin, read stdout to EOF, reap.
@@ -503,7 +532,14 @@ pub fn drive(
             stderr_tail()
         ));
     }
-    let (startup, idle_rss_kib, processing, peak_rss_kib) = match conversation {
+    let Rss {
+        startup,
+        idle_rss_kib,
+        probe_rss_kib,
+        end_rss_kib,
+        processing,
+        peak_rss_kib,
+    } = match conversation {
         Ok(values) => values,
         Err(error) => {
             return fail(format!(
@@ -542,12 +578,12 @@ pub fn drive(
             String::from_utf8_lossy(stray[0])
         ));
     }
-    if checkpoints != workload.batches + 1 {
+    if checkpoints != workload.batches() + 1 {
         return fail(format!(
             "{} on workload {}: {checkpoints} checkpoints, expected {} (one per batch + shard end)",
             child.id,
             workload.id,
-            workload.batches + 1
+            workload.batches() + 1
         ));
     }
     match child_report(&stderr) {
@@ -582,6 +618,8 @@ pub fn drive(
         sys_cpu: timeval(reaped.usage.ru_stime),
         peak_rss_kib,
         idle_rss_kib,
+        probe_rss_kib,
+        end_rss_kib,
         driver_cpu,
         checkpoints,
         largest_line: transcript.largest_line(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use kcl_bench::children::{ALL_IDS, ChildSpec, Locations};
+use kcl_bench::children::{ALL_IDS, ChildSpec, Locations, REPORT_ORDER};
 use kcl_bench::document::{self, Document};
 use kcl_bench::report::{self, summarize};
 use kcl_bench::transcript::{self, Transcript};
@@ -23,8 +23,9 @@ struct Args {
     /// Rounds; each round runs every child on every workload once, children alternating.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Workloads to run, comma-separated: a (200x1000x1KiB), b (2000x1x100B), c (5x10000x1KiB).
-    #[arg(long, value_delimiter = ',', default_values_t = ["a".to_string(), "b".to_string(), "c".to_string()])]
+    /// Workloads to run, comma-separated: a (200x1000x1KiB), b (2000x1x100B), c (5x10000x1KiB),
+    /// d (1x10000 then 20x10, x1KiB: memory after a catch-up batch).
+    #[arg(long, value_delimiter = ',', default_values_t = ["a".to_string(), "b".to_string(), "c".to_string(), "d".to_string()])]
     workloads: Vec<String>,
     /// Children to run, comma-separated: kcl, naive, python, node. Default: every one that is
     /// installed (the others are listed as skipped). A child named here must be installed.
@@ -42,6 +43,13 @@ struct Args {
     /// Directory holding bench-child-kcl and bench-child-naive (default: this binary's directory).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Directory holding a bench-child-kcl built from an earlier kcl-protocol: runs it too, as
+    /// `kcl-before`, side by side in the same rounds (scripts/bench --baseline REV builds one).
+    #[arg(long)]
+    baseline_bin_dir: Option<PathBuf>,
+    /// What the baseline child was built from, for the report (e.g. a commit).
+    #[arg(long, default_value = "baseline")]
+    baseline_revision: String,
     /// Repository root (default: the checkout this binary was built from).
     #[arg(long)]
     repo_root: Option<PathBuf>,
@@ -83,6 +91,9 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(dir) = &args.bin_dir {
         locations.bin_dir = dir.clone();
     }
+    if let Some(dir) = &args.baseline_bin_dir {
+        locations.baseline = Some((dir.clone(), args.baseline_revision.clone()));
+    }
 
     // Children: the ones asked for must exist; by default, every installed one.
     let mut children: Vec<ChildSpec> = Vec::new();
@@ -96,6 +107,9 @@ fn run(args: &Args) -> Result<(), String> {
                     skipped.push((id.to_string(), why));
                 }
             }
+        }
+        if locations.baseline.is_some() {
+            children.insert(1.min(children.len()), locations.child("kcl-before")?);
         }
     } else {
         for id in &args.children {
@@ -116,7 +130,7 @@ fn run(args: &Args) -> Result<(), String> {
         let workload = all_workloads
             .iter()
             .find(|w| w.id == id)
-            .ok_or_else(|| format!("unknown workload {id:?}; choose from a, b, c"))?;
+            .ok_or_else(|| format!("unknown workload {id:?}; choose from a, b, c, d"))?;
         workloads.push(workload.clone());
     }
     let rounds = if args.smoke { 1 } else { args.rounds.max(1) };
@@ -158,7 +172,7 @@ fn run(args: &Args) -> Result<(), String> {
                 let measurement = driver::drive(child, workload, transcript, time_limit)
                     .map_err(|e| e.to_string())?;
                 eprintln!(
-                    "round {}/{rounds} ({}) {:<7} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
+                    "round {}/{rounds} ({}) {:<10} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  probe {:>6} end {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
                     round + 1,
                     workload.id,
                     child.id,
@@ -168,6 +182,10 @@ fn run(args: &Args) -> Result<(), String> {
                     measurement.wall.as_secs_f64(),
                     measurement.peak_rss_kib as f64 / 1024.0,
                     measurement.idle_rss_kib as f64 / 1024.0,
+                    measurement
+                        .probe_rss_kib
+                        .map_or("-".to_string(), |kib| format!("{:.2}", kib as f64 / 1024.0)),
+                    measurement.end_rss_kib as f64 / 1024.0,
                     measurement.startup.as_secs_f64() * 1e3,
                     measurement.driver_cpu.as_secs_f64(),
                     measurement.checkpoints,
@@ -177,7 +195,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 
-    let labels: Vec<(&'static str, String)> = ALL_IDS
+    let labels: Vec<(&'static str, String)> = REPORT_ORDER
         .iter()
         .filter_map(|id| children.iter().find(|c| c.id == *id))
         .map(|c| (c.id, c.label.clone()))

@@ -38,7 +38,7 @@ fn run_all_smoke_workloads(child: &ChildSpec) {
             });
         assert_eq!(
             measurement.checkpoints,
-            workload.batches + 1,
+            workload.batches() + 1,
             "{} on {}",
             child.id,
             workload.id
@@ -76,6 +76,7 @@ fn the_official_sdk_children_pass_if_installed() {
             .parent()
             .unwrap()
             .to_path_buf(),
+        baseline: None,
     };
     for id in ["python", "node"] {
         match locations.child(id) {

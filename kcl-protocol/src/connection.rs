@@ -37,6 +37,12 @@ impl<R: BufRead, W: Write> Connection<R, W> {
         self.reader.next_line()
     }
 
+    /// Gives back line-buffer memory beyond what a line of `line_len` bytes needs (see
+    /// [`LineReader::release_excess`]); whether any was released.
+    pub(crate) fn release_excess(&mut self, line_len: usize) -> bool {
+        self.reader.release_excess(line_len)
+    }
+
     /// Writes the `status` that acknowledges `action`.
     pub(crate) fn acknowledge(&mut self, action: &str) -> io::Result<()> {
         self.writer.write_status(action)

@@ -13,6 +13,7 @@ use crate::checkpoint::{
 };
 use crate::connection::Connection;
 use crate::failure::{Chain, Failure, describe, panic_message};
+use crate::memory;
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
@@ -134,7 +135,8 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         let Some(line) = self.connection.next_line().map_err(Error::Read)? else {
             return Ok(None);
         };
-        Ok(Some(match parse_line(line, Some(&mut self.batch)) {
+        let line_len = line.len();
+        let step = match parse_line(line, Some(&mut self.batch)) {
             Parsed::Blank => Step::Skip,
             Parsed::Garbage { reason } => {
                 tracing::error!(
@@ -155,7 +157,16 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 return Err(error);
             }
             Parsed::Message(message) => Step::from_message(message),
-        }))
+        };
+        if let Step::ProcessRecords = step {
+            // The line is parsed into the batch: what a catch-up batch left behind can go.
+            let released = self.batch.release_excess() | self.connection.release_excess(line_len);
+            if released {
+                tracing::debug!(records = self.batch.records().len(), "released memory");
+                memory::return_freed_memory();
+            }
+        }
+        Ok(Some(step))
     }
 
     fn handle(&mut self, step: Step) -> Result<(), Error> {

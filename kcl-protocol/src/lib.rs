@@ -168,6 +168,7 @@ mod connection;
 mod engine;
 mod failure;
 pub mod logging;
+mod memory;
 mod processor;
 mod record;
 mod retry;

@@ -244,9 +244,10 @@ impl ProcessRecordsInput {
     }
 
     /// The next record of the batch, emptied for filling: a reused slot when there is one.
+    #[inline]
     pub(crate) fn next_slot(&mut self) -> &mut Record {
         if self.len == self.slots.len() {
-            self.slots.push(Record::default());
+            self.add_slot();
         }
         let slot = &mut self.slots[self.len];
         slot.reset();
@@ -257,11 +258,36 @@ impl ProcessRecordsInput {
         slot
     }
 
+    /// Only while the engine warms up (or a batch is bigger than every one before).
+    #[cold]
+    fn add_slot(&mut self) {
+        self.slots.push(Record::default());
+    }
+
     /// Completes the batch that `next_slot` filled.
     pub(crate) fn finish(&mut self, millis_behind_latest: Option<u64>) {
         self.millis_behind_latest = millis_behind_latest;
         self.first_delivery = self.next_delivery;
         self.next_delivery = self.next_delivery.saturating_add(self.len as u64);
+    }
+
+    /// Gives back the slots (and their buffers) a much bigger batch left behind: after a catch-up
+    /// batch of 10,000 records the next ordinary batch releases them. Keeps twice this batch's
+    /// records plus [`SPARE_SLOTS`], so steady or slowly changing batch sizes never reallocate;
+    /// and gives back data buffers more than 4x bigger than their record (above 64 KiB).
+    /// Returns whether memory was released.
+    pub(crate) fn release_excess(&mut self) -> bool {
+        let mut released = false;
+        for slot in &mut self.slots[..self.len] {
+            released |= slot.release_excess();
+        }
+        let keep = 2 * self.len + SPARE_SLOTS;
+        if self.slots.len() > keep {
+            self.slots.truncate(keep);
+            self.slots.shrink_to_fit();
+            released = true;
+        }
+        released
     }
 
     /// The delivery indices of this batch's records: `first..end`.
@@ -277,6 +303,9 @@ impl ProcessRecordsInput {
         self.next_delivery
     }
 }
+
+/// Slots kept beyond twice the current batch by [`ProcessRecordsInput::release_excess`].
+const SPARE_SLOTS: usize = 64;
 
 macro_rules! shard_only_input {
     ($(#[$doc:meta])* $name:ident) => {
@@ -312,3 +341,52 @@ shard_only_input!(
     /// Input of [`Processor::shutdown_requested`].
     ShutdownRequestedInput
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(batch: &mut ProcessRecordsInput, records: usize, data: &[u8]) {
+        batch.begin_batch();
+        for index in 0..records {
+            let slot = batch.next_slot();
+            slot.set_data_from_base64(data).unwrap();
+            slot.set_sequence_number(&index.to_string()).unwrap();
+        }
+        batch.finish(None);
+    }
+
+    #[test]
+    fn slots_a_big_batch_left_behind_are_released_at_the_next_small_one() {
+        let mut batch = ProcessRecordsInput::default();
+        fill(&mut batch, 10_000, b"eHh4eA==");
+        assert!(!batch.release_excess(), "the batch uses every slot");
+        fill(&mut batch, 10, b"eXl5eQ==");
+        assert!(batch.release_excess());
+        assert_eq!(batch.slots.len(), 2 * 10 + SPARE_SLOTS);
+        assert!(batch.slots.capacity() < 1000);
+        assert_eq!(batch.records().len(), 10);
+        assert!(batch.records().iter().all(|r| r.data() == b"yyyy"));
+        assert_eq!(batch.records()[9].sequence_number().as_str(), "9");
+        assert!(!batch.release_excess(), "once is enough");
+        // A slot that held a big record gives its buffer back when it holds a small one.
+        let big = base64_simd::STANDARD.encode_to_string(vec![7u8; 512 * 1024]);
+        fill(&mut batch, 1, big.as_bytes());
+        batch.release_excess(); // (Slots beyond 2 x 1 + 64 go.)
+        assert!(!batch.release_excess(), "the big record needs its buffer");
+        fill(&mut batch, 1, b"eA==");
+        assert!(batch.release_excess(), "now it does not");
+        assert!(batch.records()[0].data().len() == 1);
+        // Delivery indices go on counting across batches.
+        assert_eq!(batch.deliveries(), (10_011, 10_012));
+    }
+
+    #[test]
+    fn steady_or_slowly_changing_batches_keep_their_slots() {
+        let mut batch = ProcessRecordsInput::default();
+        for records in [1000, 990, 1000, 600, 1000] {
+            fill(&mut batch, records, b"eA==");
+            assert!(!batch.release_excess(), "{records}");
+        }
+    }
+}

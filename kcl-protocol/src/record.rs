@@ -235,6 +235,10 @@ impl fmt::Display for ExtendedSequenceNumber {
     }
 }
 
+/// A reused record's data buffer is given back above this size when the next record needs less
+/// than a quarter of it (a reused slot holds a 1 MiB record's buffer otherwise for ever).
+const DATA_RELEASE_ABOVE: usize = 64 * 1024;
+
 /// One Kinesis data record, as delivered in a `processRecords` batch.
 ///
 /// The data is decoded from base64 once, by the library, into bytes. KPL aggregates arrive already
@@ -329,6 +333,7 @@ impl Record {
     // allocation, so a warm engine allocates nothing per record.
 
     /// Clears every field but keeps the allocations, so the next batch can refill this record.
+    #[inline]
     pub(crate) fn reset(&mut self) {
         self.data.clear();
         self.partition_key.clear();
@@ -340,6 +345,7 @@ impl Record {
     /// Replaces the data with `base64` decoded. The daemon always pads (standard alphabet);
     /// unpadded text is accepted too, as by the daemon's own decoder. On error the data is
     /// unspecified (the whole batch is then rejected).
+    #[inline]
     pub(crate) fn set_data_from_base64(&mut self, base64: &[u8]) -> Result<(), base64_simd::Error> {
         self.data.clear();
         let engine = if base64.len().is_multiple_of(4) {
@@ -351,12 +357,27 @@ impl Record {
         Ok(())
     }
 
+    /// Gives back a data buffer sized for a much bigger record than the one it holds now (a
+    /// reused slot would keep a 1 MiB record's buffer for ever); whether it did. Checked once per
+    /// batch, not while decoding: a check there keeps the compiler from inlining the decoder, which
+    /// costs 0.7% of the instructions on the big-batch workload (callgrind).
+    #[inline]
+    pub(crate) fn release_excess(&mut self) -> bool {
+        let capacity = self.data.capacity();
+        if capacity > DATA_RELEASE_ABOVE && capacity > 4 * self.data.len() {
+            self.data.shrink_to_fit();
+            return true;
+        }
+        false
+    }
+
     /// Empties the data (the daemon sent `null`).
     pub(crate) fn clear_data(&mut self) {
         self.data.clear();
     }
 
     /// Replaces the partition key.
+    #[inline]
     pub(crate) fn set_partition_key(&mut self, key: &str) {
         self.partition_key.clear();
         self.partition_key.push_str(key);
@@ -371,11 +392,13 @@ impl Record {
     }
 
     /// Replaces the sub-sequence number.
+    #[inline]
     pub(crate) fn set_sub_sequence_number(&mut self, sub_sequence_number: u64) {
         self.sub_sequence_number = sub_sequence_number;
     }
 
     /// Replaces the arrival time (epoch milliseconds).
+    #[inline]
     pub(crate) fn set_approximate_arrival_millis(&mut self, millis: Option<i64>) {
         self.approximate_arrival_millis = millis;
     }
@@ -387,6 +410,7 @@ impl Record {
     }
 
     /// Places the record in delivery order (by the batch that owns it).
+    #[inline]
     pub(crate) fn set_delivery(&mut self, index: u64) {
         self.delivery = index;
     }

@@ -14,8 +14,8 @@ use std::io;
 /// `memcpy` is cheaper than what it saves (measured with kcl-bench under the real pipe).
 /// Lines are handed out as `&str` borrowed from the line buffer when they are valid UTF-8
 /// (the normal case); otherwise a lossy copy is made. The line buffer grows to the longest line
-/// seen and is kept; it grows by at most 1/32 at a time so that it stays close to the longest
-/// line's size (peak memory matters with 14 MB batches).
+/// seen, by at most 1/32 at a time so that it stays close to that line's size (peak memory matters
+/// with 14 MB batches), and is given back when lines are short again ([`Self::release_excess`]).
 pub(crate) struct LineReader<R> {
     inner: R,
     /// Bytes read so far; `buffer[start..]` is not consumed yet.
@@ -38,6 +38,8 @@ pub(crate) struct LineReader<R> {
 
 /// The smallest growth of the line buffer once lines get long.
 const MIN_GROWTH: usize = 8 * 1024;
+/// Line-buffer capacity that is never given back (see [`LineReader::release_excess`]).
+const RELEASE_ABOVE: usize = 1024 * 1024;
 /// The first staging buffer: enough for every message but `processRecords`.
 const STAGING_MIN: usize = 4 * 1024;
 /// The largest staging buffer: the default pipe capacity on Linux, and small enough to stay in
@@ -163,6 +165,30 @@ impl<R: io::Read> LineReader<R> {
     pub(crate) fn unread(&mut self) {
         self.replay = true;
     }
+
+    /// Gives back line-buffer memory a much longer line left behind, once the current line (of
+    /// `line_len` bytes) is no longer needed: after a catch-up batch of 15 MB, the buffer shrinks
+    /// at the next ordinary batch. Returns whether memory was released.
+    ///
+    /// Only well past the current need (more than 4x, and more than [`RELEASE_ABOVE`]), so steady
+    /// batch sizes never reallocate, and what is kept still fits a line of `line_len` without
+    /// growing again.
+    pub(crate) fn release_excess(&mut self, line_len: usize) -> bool {
+        let wanted = line_len.max(self.buffer.len() - self.start) + MIN_GROWTH;
+        if self.replay || self.buffer.capacity() <= RELEASE_ABOVE.max(4 * wanted) {
+            return false;
+        }
+        // The current line is consumed: keep only what follows it.
+        let unconsumed = self.buffer.len() - self.start;
+        self.buffer.copy_within(self.start.., 0);
+        self.buffer.truncate(unconsumed);
+        self.scanned -= self.start;
+        self.start = 0;
+        self.line = (0, 0);
+        self.lossy = None;
+        self.buffer.shrink_to(wanted);
+        true
+    }
 }
 
 /// A short, printable excerpt of a line for error messages.
@@ -202,6 +228,37 @@ mod tests {
         assert_eq!(reader.next_line().unwrap(), Some("last"));
         assert_eq!(reader.next_line().unwrap(), None);
         assert_eq!(reader.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn a_long_line_is_given_back_once_lines_are_short_and_what_follows_is_kept() {
+        let mut input = vec![b'x'; 3 * 1024 * 1024];
+        input.extend_from_slice(b"\nshort\nnext\n");
+        let mut reader = LineReader::new(input.as_slice());
+        assert_eq!(
+            reader.next_line().unwrap().map(str::len),
+            Some(3 * 1024 * 1024)
+        );
+        // Still needed (the line is as long as the buffer): nothing to give back.
+        assert!(!reader.release_excess(3 * 1024 * 1024));
+        assert_eq!(reader.next_line().unwrap(), Some("short"));
+        assert!(reader.release_excess(5));
+        assert!(reader.buffer.capacity() < RELEASE_ABOVE);
+        assert!(!reader.release_excess(5), "once is enough");
+        assert_eq!(reader.next_line().unwrap(), Some("next"));
+        assert_eq!(reader.next_line().unwrap(), None);
+    }
+
+    #[test]
+    fn a_line_kept_for_replay_is_not_released() {
+        let mut input = vec![b'x'; 3 * 1024 * 1024];
+        input.extend_from_slice(b"\nshort\n");
+        let mut reader = LineReader::new(input.as_slice());
+        reader.next_line().unwrap();
+        assert_eq!(reader.next_line().unwrap(), Some("short"));
+        reader.unread();
+        assert!(!reader.release_excess(5));
+        assert_eq!(reader.next_line().unwrap(), Some("short"));
     }
 
     proptest! {
