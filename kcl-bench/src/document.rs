@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::children::{AWS_KCL_VERSION, KCLPY_VERSION};
+use crate::idle::IdleMemory;
 use crate::machine::MachineFacts;
 use crate::overhead::Overhead;
 use crate::report::{Summary, TargetCheck, memory_table, targets_table, workload_table};
@@ -30,6 +31,8 @@ pub struct Document<'a> {
     pub chart: Option<&'a str>,
     /// `kcl-bootstrap` overhead, if measured; or why not.
     pub bootstrap: Result<Overhead, String>,
+    /// Idle memory of many children at once (empty if not measured).
+    pub idle: &'a [IdleMemory],
 }
 
 /// Renders the Markdown.
@@ -154,6 +157,41 @@ catches up with big batches: what a child keeps afterwards is what 100-200 child
     } else {
         out.push_str(&targets_table(doc.targets));
         out.push('\n');
+    }
+
+    if let Some(first) = doc.idle.first() {
+        let _ = writeln!(
+            out,
+            "## Idle memory with {} children of each kind at once\n",
+            first.count
+        );
+        let _ = writeln!(
+            out,
+            "`VmRSS` of an idle child (the *idle RSS* above) counts every page it maps, shared or not. libc, the loader and \
+the executable's text are the same pages for every process that maps them (and the kernel maps text in 64 KiB \
+fault-around windows), so a host running 200 children does not pay 200 times that. Here {} copies of each Rust \
+child run at once, each after its `initialize` acknowledgement; medians of `/proc/<pid>/smaps_rollup` over the \
+copies. *floor* is `kcl-bench/src/bin/bench-idle-floor.rs`, the smallest program that answers `initialize` \
+(read a line, write the status), built the same way: what any dynamically linked Rust program has here.\n",
+            first.count
+        );
+        let _ = writeln!(
+            out,
+            "| child | VmRSS KiB | PSS KiB (fair share of shared pages) | private KiB (this child alone) | anonymous KiB |\n|---|--:|--:|--:|--:|"
+        );
+        for m in doc.idle {
+            let name = if m.child == "floor" {
+                "floor (minimal Rust program)".to_string()
+            } else {
+                label(&m.child)
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} |",
+                m.rss_kib, m.pss_kib, m.private_kib, m.anonymous_kib
+            );
+        }
+        let _ = writeln!(out);
     }
 
     let _ = writeln!(out, "## kcl-bootstrap start-up overhead\n");

@@ -12,6 +12,7 @@ pub mod chart;
 pub mod children;
 pub mod document;
 pub mod driver;
+pub mod idle;
 pub mod machine;
 pub mod overhead;
 pub mod report;

@@ -14,7 +14,7 @@ use kcl_bench::document::{self, Document};
 use kcl_bench::report::{self, summarize};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
-use kcl_bench::{chart, driver, machine, overhead};
+use kcl_bench::{chart, driver, idle, machine, overhead};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
 #[derive(Parser, Debug)]
@@ -67,6 +67,9 @@ struct Args {
     /// included) to this file and exit, e.g. for `valgrind --tool=callgrind child < FILE`.
     #[arg(long)]
     dump_replay: Option<PathBuf>,
+    /// How many idle children of each Rust kind to run at once for the idle-memory table (0: skip).
+    #[arg(long, default_value_t = 20)]
+    idle_children: usize,
     /// The command line to show in the report (set by scripts/bench).
     #[arg(long, default_value = "scripts/bench")]
     command_line: String,
@@ -250,6 +253,28 @@ fn run(args: &Args) -> Result<(), String> {
         None => Err("kcl-bootstrap was not given (--bootstrap)".to_string()),
     };
 
+    let idle = if args.idle_children > 0 {
+        let initialize = &transcripts.first().ok_or("no workload")?.initialize;
+        let measured = idle::measure_all(
+            &children,
+            &locations.bin_dir,
+            initialize,
+            args.idle_children,
+        );
+        for result in &measured {
+            match result {
+                Ok(m) => eprintln!(
+                    "kcl-bench: idle x{} {:<10} VmRSS {} kB  PSS {} kB  private {} kB  anonymous {} kB",
+                    m.count, m.child, m.rss_kib, m.pss_kib, m.private_kib, m.anonymous_kib
+                ),
+                Err(why) => eprintln!("kcl-bench: idle memory not measured: {why}"),
+            }
+        }
+        measured.into_iter().filter_map(Result::ok).collect()
+    } else {
+        Vec::new()
+    };
+
     let facts = machine::read(&locations.repo_root, &locations.venv());
     let subtitle = format!(
         "{} x {}, {}; medians of {rounds} rounds; `{}`",
@@ -291,6 +316,7 @@ fn run(args: &Args) -> Result<(), String> {
             machine: &facts,
             chart: chart_link.as_deref(),
             bootstrap,
+            idle: &idle,
         });
         std::fs::write(markdown, text)
             .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;

@@ -158,3 +158,23 @@ fn the_command_runs_in_smoke_mode() {
     assert!(stdout.contains("kcl-protocol (ours)"), "{stdout}");
     assert!(stdout.contains("(c) 2 x 2000 x 1024 B"), "{stdout}");
 }
+
+#[test]
+fn idle_memory_of_several_children_at_once_is_read() {
+    let initialize = generate(&Workload::smoke()[0]).initialize;
+    let child = rust_child("kcl", env!("CARGO_BIN_EXE_bench-child-kcl"));
+    let measured = kcl_bench::idle::measure("kcl", &child.program, &[], &initialize, 3).unwrap();
+    assert_eq!(measured.count, 3);
+    assert!(measured.rss_kib > 0);
+    assert!(measured.pss_kib <= measured.rss_kib, "{measured:?}");
+    assert!(measured.private_kib <= measured.rss_kib, "{measured:?}");
+    let floor = kcl_bench::idle::measure(
+        "floor",
+        Path::new(env!("CARGO_BIN_EXE_bench-idle-floor")),
+        &[],
+        &initialize,
+        2,
+    )
+    .unwrap();
+    assert!(floor.rss_kib > 0);
+}
