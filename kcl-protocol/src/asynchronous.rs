@@ -140,7 +140,8 @@ impl<P: AsyncProcessor> BlockOn<P> {
 impl<P> BlockOn<P> {
     /// Waits for records outstanding on the processor's watermark while the runtime keeps running
     /// the processor's tasks (on a current-thread runtime they run only inside `block_on`). The
-    /// engine then checkpoints what is done; it does not wait past the same deadline.
+    /// engine then checkpoints what is done; it does not wait past the same deadline. Not after a
+    /// failed callback: then the failure policy decides, at once.
     fn settle_watermark(&self, checkpointer: &mut Checkpointer<'_>) {
         if let Some((watermark, deadline)) = checkpointer.settle_deadline() {
             self.runtime.block_on(watermark.settled(deadline));
@@ -174,7 +175,9 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         let result = self
             .runtime
             .block_on(self.processor.shard_ended(input, checkpointer));
-        self.settle_watermark(checkpointer);
+        if result.is_ok() {
+            self.settle_watermark(checkpointer);
+        }
         result
     }
 
@@ -186,7 +189,9 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         let result = self
             .runtime
             .block_on(self.processor.shutdown_requested(input, checkpointer));
-        self.settle_watermark(checkpointer);
+        if result.is_ok() {
+            self.settle_watermark(checkpointer);
+        }
         result
     }
 }

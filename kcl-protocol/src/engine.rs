@@ -212,7 +212,10 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                     let result = processor.shutdown_requested(&input, &mut checkpointer);
                     (result, checkpointer.log())
                 });
-                self.wait_for_watermark(&called.log);
+                // After a failure there is nothing to wait for: checkpoint what is done.
+                if called.failure.is_none() {
+                    self.wait_for_watermark(&called.log);
+                }
                 if let Err(error) = self.checkpoint_watermark(Callback::ShutdownRequested) {
                     let failure = Failure::Error(Box::new(error));
                     self.acknowledge_anyway(
@@ -282,7 +285,8 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         // With SkipBatch a failure is acknowledged, so the SHARD_END checkpoint is still needed.
         self.settle("shardEnded", called.failure)?;
         let deferred = self.watermark.is_some();
-        if deferred && !called.log.shard_end_succeeded && !self.lease.is_gone() {
+        // (After a failure acknowledged with SkipBatch: SHARD_END without waiting.)
+        if deferred && !failed && !called.log.shard_end_succeeded && !self.lease.is_gone() {
             // SHARD_END says every record is done: only once the watermark has nothing outstanding.
             if !self.wait_for_watermark(&called.log) {
                 // Keep what is done, then let the failure policy decide.

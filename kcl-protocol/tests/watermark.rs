@@ -593,3 +593,44 @@ fn handles_are_clone_send_and_sync() {
     check::<kcl_protocol::Watermark>();
     check::<Ticket>();
 }
+
+#[test]
+fn a_failed_shard_end_does_not_wait_for_the_watermark() {
+    struct FailsAtShardEnd;
+    impl Processor for FailsAtShardEnd {
+        fn process_records(
+            &mut self,
+            _input: &ProcessRecordsInput,
+            checkpointer: &mut Checkpointer<'_>,
+        ) -> Result<(), BoxError> {
+            checkpointer.watermark(); // Records outstanding for ever.
+            Ok(())
+        }
+        fn shard_ended(
+            &mut self,
+            _input: &ShardEndedInput,
+            _checkpointer: &mut Checkpointer<'_>,
+        ) -> Result<(), BoxError> {
+            Err("the uploader failed".into())
+        }
+    }
+    let started = std::time::Instant::now();
+    let transcript = FakeDaemon::new("s")
+        .process_records(records(&["1"]))
+        .shard_ended()
+        .run_with(
+            quick().watermark_wait(Duration::from_secs(30)),
+            FailsAtShardEnd,
+        );
+    assert_eq!(
+        transcript.outcome(),
+        &DaemonOutcome::ChildExited {
+            waiting_for: "shardEnded".into()
+        },
+        "{transcript}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the failure policy applies at once, without the 30 s wait"
+    );
+}
