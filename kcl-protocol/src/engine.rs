@@ -160,7 +160,11 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         };
         if let Step::ProcessRecords = step {
             // The line is parsed into the batch: what a catch-up batch left behind can go.
-            let released = self.batch.release_excess() | self.connection.release_excess(line_len);
+            let line_released = self.connection.release_excess(line_len);
+            let mut released = line_released | self.batch.release_excess_slots();
+            if line_released {
+                released |= self.batch.release_oversized_buffers();
+            }
             if released {
                 tracing::debug!(records = self.batch.records().len(), "released memory");
                 memory::return_freed_memory();

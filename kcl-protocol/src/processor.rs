@@ -273,19 +273,27 @@ impl ProcessRecordsInput {
 
     /// Gives back the slots (and their buffers) a much bigger batch left behind: after a catch-up
     /// batch of 10,000 records the next ordinary batch releases them. Keeps twice this batch's
-    /// records plus [`SPARE_SLOTS`], so steady or slowly changing batch sizes never reallocate;
-    /// and gives back data buffers more than 4x bigger than their record (above 64 KiB).
+    /// records plus [`SPARE_SLOTS`], so steady or slowly changing batch sizes never reallocate.
     /// Returns whether memory was released.
-    pub(crate) fn release_excess(&mut self) -> bool {
-        let mut released = false;
-        for slot in &mut self.slots[..self.len] {
-            released |= slot.release_excess();
-        }
+    pub(crate) fn release_excess_slots(&mut self) -> bool {
         let keep = 2 * self.len + SPARE_SLOTS;
-        if self.slots.len() > keep {
-            self.slots.truncate(keep);
-            self.slots.shrink_to_fit();
-            released = true;
+        if self.slots.len() <= keep {
+            return false;
+        }
+        self.slots.truncate(keep);
+        self.slots.shrink_to_fit();
+        true
+    }
+
+    /// Gives back data buffers sized for much bigger records than the slots hold now (above
+    /// 64 KiB and 4x the record, or any above 64 KiB in a spare slot). It walks every slot, so
+    /// the engine calls it only when the batch's line was much shorter than an earlier one (the
+    /// only way records can have become much smaller); steady batches never pay for the walk.
+    /// Returns whether memory was released.
+    pub(crate) fn release_oversized_buffers(&mut self) -> bool {
+        let mut released = false;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            released |= slot.release_oversized_data(index >= self.len);
         }
         released
     }
@@ -360,25 +368,29 @@ mod tests {
     fn slots_a_big_batch_left_behind_are_released_at_the_next_small_one() {
         let mut batch = ProcessRecordsInput::default();
         fill(&mut batch, 10_000, b"eHh4eA==");
-        assert!(!batch.release_excess(), "the batch uses every slot");
+        assert!(!batch.release_excess_slots(), "the batch uses every slot");
         fill(&mut batch, 10, b"eXl5eQ==");
-        assert!(batch.release_excess());
+        assert!(batch.release_excess_slots());
         assert_eq!(batch.slots.len(), 2 * 10 + SPARE_SLOTS);
         assert!(batch.slots.capacity() < 1000);
         assert_eq!(batch.records().len(), 10);
         assert!(batch.records().iter().all(|r| r.data() == b"yyyy"));
         assert_eq!(batch.records()[9].sequence_number().as_str(), "9");
-        assert!(!batch.release_excess(), "once is enough");
-        // A slot that held a big record gives its buffer back when it holds a small one.
+        assert!(!batch.release_excess_slots(), "once is enough");
+        // Slots that held big records give their buffers back once they hold small ones, and
+        // spare slots once nothing needs them.
         let big = base64_simd::STANDARD.encode_to_string(vec![7u8; 512 * 1024]);
-        fill(&mut batch, 1, big.as_bytes());
-        batch.release_excess(); // (Slots beyond 2 x 1 + 64 go.)
-        assert!(!batch.release_excess(), "the big record needs its buffer");
+        fill(&mut batch, 2, big.as_bytes());
+        assert!(
+            !batch.release_oversized_buffers(),
+            "the big records need their buffers"
+        );
         fill(&mut batch, 1, b"eA==");
-        assert!(batch.release_excess(), "now it does not");
-        assert!(batch.records()[0].data().len() == 1);
+        assert!(batch.release_oversized_buffers(), "now they do not");
+        assert!(!batch.release_oversized_buffers(), "once is enough");
+        assert_eq!(batch.records()[0].data(), b"x");
         // Delivery indices go on counting across batches.
-        assert_eq!(batch.deliveries(), (10_011, 10_012));
+        assert_eq!(batch.deliveries(), (10_012, 10_013));
     }
 
     #[test]
@@ -386,7 +398,7 @@ mod tests {
         let mut batch = ProcessRecordsInput::default();
         for records in [1000, 990, 1000, 600, 1000] {
             fill(&mut batch, records, b"eA==");
-            assert!(!batch.release_excess(), "{records}");
+            assert!(!batch.release_excess_slots(), "{records}");
         }
     }
 }

@@ -357,18 +357,24 @@ impl Record {
         Ok(())
     }
 
-    /// Gives back a data buffer sized for a much bigger record than the one it holds now (a
-    /// reused slot would keep a 1 MiB record's buffer for ever); whether it did. Checked once per
-    /// batch, not while decoding: a check there keeps the compiler from inlining the decoder, which
-    /// costs 0.7% of the instructions on the big-batch workload (callgrind).
-    #[inline]
-    pub(crate) fn release_excess(&mut self) -> bool {
+    /// Gives back a data buffer sized for a much bigger record than the one it holds now, or any
+    /// big buffer of a slot the current batch does not use (`spare`); whether it did. A reused
+    /// slot would otherwise keep a 1 MiB record's buffer for ever. Not checked while decoding: a
+    /// check there keeps the compiler from inlining the decoder, 0.7% more instructions on the
+    /// big-batch workload (callgrind).
+    pub(crate) fn release_oversized_data(&mut self, spare: bool) -> bool {
         let capacity = self.data.capacity();
-        if capacity > DATA_RELEASE_ABOVE && capacity > 4 * self.data.len() {
-            self.data.shrink_to_fit();
-            return true;
+        if capacity <= DATA_RELEASE_ABOVE {
+            return false;
         }
-        false
+        if spare {
+            self.data = Vec::new();
+        } else if capacity > 4 * self.data.len() {
+            self.data.shrink_to_fit();
+        } else {
+            return false;
+        }
+        true
     }
 
     /// Empties the data (the daemon sent `null`).
