@@ -39,11 +39,13 @@ impl<R: BufRead, W: Write> Connection<R, W> {
 
     /// Gives back line-buffer memory beyond what a line of `line_len` bytes needs (see
     /// [`LineReader::release_excess`]); whether any was released.
+    #[inline]
     pub(crate) fn release_excess(&mut self, line_len: usize) -> bool {
         self.reader.release_excess(line_len)
     }
 
     /// Writes the `status` that acknowledges `action`.
+    #[inline]
     pub(crate) fn acknowledge(&mut self, action: &str) -> io::Result<()> {
         self.writer.write_status(action)
     }

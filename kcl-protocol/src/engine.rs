@@ -123,7 +123,9 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 }
                 return Ok(());
             };
-            if let (Some(watchdog), Some(action)) = (&self.watchdog, step.awaited_status()) {
+            if let Some(watchdog) = &self.watchdog
+                && let Some(action) = step.awaited_status()
+            {
                 watchdog.arm(action);
             }
             self.handle(step)?;

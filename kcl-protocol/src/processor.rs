@@ -275,6 +275,7 @@ impl ProcessRecordsInput {
     /// batch of 10,000 records the next ordinary batch releases them. Keeps twice this batch's
     /// records plus [`SPARE_SLOTS`], so steady or slowly changing batch sizes never reallocate.
     /// Returns whether memory was released.
+    #[inline]
     pub(crate) fn release_excess_slots(&mut self) -> bool {
         let keep = 2 * self.len + SPARE_SLOTS;
         if self.slots.len() <= keep {

@@ -25,6 +25,7 @@ pub(crate) enum Step {
 
 impl Step {
     /// What to do with a daemon message.
+    #[inline]
     pub(crate) fn from_message(message: Inbound<'_>) -> Step {
         match message {
             Inbound::Initialize {

@@ -173,11 +173,17 @@ impl<R: io::Read> LineReader<R> {
     /// Only well past the current need (more than 4x, and more than [`RELEASE_ABOVE`]), so steady
     /// batch sizes never reallocate, and what is kept still fits a line of `line_len` without
     /// growing again.
+    #[inline]
     pub(crate) fn release_excess(&mut self, line_len: usize) -> bool {
         let wanted = line_len.max(self.buffer.len() - self.start) + MIN_GROWTH;
         if self.replay || self.buffer.capacity() <= RELEASE_ABOVE.max(4 * wanted) {
             return false;
         }
+        self.compact_and_shrink(wanted)
+    }
+
+    #[cold]
+    fn compact_and_shrink(&mut self, wanted: usize) -> bool {
         // The current line is consumed: keep only what follows it.
         let unconsumed = self.buffer.len() - self.start;
         self.buffer.copy_within(self.start.., 0);
