@@ -188,6 +188,13 @@ pub fn render(
                 group(summaries, children, "idle", "a", &|s| s.idle_rss_mib),
                 group(summaries, children, "peak on (a)", "a", &|s| s.peak_rss_mib),
                 group(summaries, children, "peak on (c)", "c", &|s| s.peak_rss_mib),
+                group(
+                    summaries,
+                    children,
+                    "after a catch-up batch (d)",
+                    "d",
+                    &|s| s.probe_rss_mib.unwrap_or(0.0),
+                ),
             ]
             .into_iter()
             .flatten()

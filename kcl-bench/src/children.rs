@@ -34,10 +34,16 @@ pub struct Locations {
     pub repo_root: PathBuf,
     /// Directory holding the Rust children (`bench-child-kcl`, `bench-child-naive`).
     pub bin_dir: PathBuf,
+    /// A `bench-child-kcl` built from an earlier kcl-protocol, and which revision that is: the
+    /// `kcl-before` child, for before/after comparisons within one run.
+    pub baseline: Option<(PathBuf, String)>,
 }
 
-/// Every child id, in the report's order.
+/// The child ids run by default (when installed), in the report's order.
 pub const ALL_IDS: [&str; 4] = ["kcl", "naive", "python", "node"];
+
+/// Every child id in the report's order, the optional `kcl-before` included.
+pub const REPORT_ORDER: [&str; 5] = ["kcl", "kcl-before", "naive", "python", "node"];
 
 impl Locations {
     /// The repository root this crate was built from, and the directory of the running binary.
@@ -50,7 +56,11 @@ impl Locations {
             .ok()
             .and_then(|exe| exe.parent().map(Path::to_path_buf))
             .unwrap_or_else(|| PathBuf::from("."));
-        Locations { repo_root, bin_dir }
+        Locations {
+            repo_root,
+            bin_dir,
+            baseline: None,
+        }
     }
 
     /// The bench venv holding the pinned `amazon_kclpy`.
@@ -67,6 +77,20 @@ impl Locations {
     pub fn child(&self, id: &str) -> Result<ChildSpec, String> {
         match id {
             "kcl" => self.rust_child("kcl", "bench-child-kcl", "kcl-protocol (ours)"),
+            "kcl-before" => {
+                let (dir, revision) = self.baseline.as_ref().ok_or(
+                    "kcl-before needs --baseline-bin-dir (scripts/bench --baseline REV builds it)",
+                )?;
+                Locations {
+                    bin_dir: dir.clone(),
+                    ..self.clone()
+                }
+                .rust_child(
+                    "kcl-before",
+                    "bench-child-kcl",
+                    &format!("kcl-protocol before ({revision})"),
+                )
+            }
             "naive" => self.rust_child(
                 "naive",
                 "bench-child-naive",
@@ -76,7 +100,7 @@ impl Locations {
             "node" => self.node_child(),
             other => Err(format!(
                 "unknown child {other:?}; choose from {}",
-                ALL_IDS.join(", ")
+                REPORT_ORDER.join(", ")
             )),
         }
     }

@@ -3,9 +3,10 @@
 use std::fmt::Write as _;
 
 use crate::children::{AWS_KCL_VERSION, KCLPY_VERSION};
+use crate::idle::IdleMemory;
 use crate::machine::MachineFacts;
 use crate::overhead::Overhead;
-use crate::report::{Summary, TargetCheck, targets_table, workload_table};
+use crate::report::{Summary, TargetCheck, memory_table, targets_table, workload_table};
 use crate::workload::Workload;
 
 /// Everything the report shows.
@@ -30,6 +31,8 @@ pub struct Document<'a> {
     pub chart: Option<&'a str>,
     /// `kcl-bootstrap` overhead, if measured; or why not.
     pub bootstrap: Result<Overhead, String>,
+    /// Idle memory of many children at once (empty if not measured).
+    pub idle: &'a [IdleMemory],
 }
 
 /// Renders the Markdown.
@@ -104,6 +107,9 @@ checkpoints at shard end, and prints its totals on stderr at shard end (the driv
             "kcl" => {
                 "`kcl-bench/src/bin/bench-child-kcl.rs`: a `kcl_protocol::Processor`, the shape of the basic-consumer sample without per-record logging"
             }
+            "kcl-before" => {
+                "the same `bench-child-kcl.rs`, built from the kcl-protocol of that revision (`scripts/bench --baseline REV`), run side by side in the same rounds"
+            }
             "naive" => {
                 "`kcl-bench/src/bin/bench-child-naive.rs`: no SDK; `read_line` into a `String`, `serde_json::from_str` into owned structs, `base64` decode per record"
             }
@@ -134,14 +140,58 @@ checkpoints at shard end, and prints its totals on stderr at shard end (the driv
         );
         out.push_str(&workload_table(doc.summaries, workload, &label));
         out.push('\n');
+        if workload.rss_probe_after_batch.is_some() {
+            let _ = writeln!(
+                out,
+                "Memory after the catch-up batch (one child runs per shard, and after an outage every shard \
+catches up with big batches: what a child keeps afterwards is what 100-200 children per host keep):\n"
+            );
+            out.push_str(&memory_table(doc.summaries, workload, &label));
+            out.push('\n');
+        }
     }
 
-    let _ = writeln!(out, "## Targets (issue 4)\n");
+    let _ = writeln!(out, "## Targets (issues 4 and 12)\n");
     if doc.targets.is_empty() {
         let _ = writeln!(out, "Not checked: the kcl-protocol child did not run.\n");
     } else {
         out.push_str(&targets_table(doc.targets));
         out.push('\n');
+    }
+
+    if let Some(first) = doc.idle.first() {
+        let _ = writeln!(
+            out,
+            "## Idle memory with {} children of each kind at once\n",
+            first.count
+        );
+        let _ = writeln!(
+            out,
+            "`VmRSS` of an idle child (the *idle RSS* above) counts every page it maps, shared or not. libc, the loader and \
+the executable's text are the same pages for every process that maps them (and the kernel maps text in 64 KiB \
+fault-around windows), so a host running 200 children does not pay 200 times that. Here {} copies of each Rust \
+child run at once, each after its `initialize` acknowledgement; medians of `/proc/<pid>/smaps_rollup` over the \
+copies. *floor* is `kcl-bench/src/bin/bench-idle-floor.rs`, the smallest program that answers `initialize` \
+(read a line, write the status), built the same way: what any dynamically linked Rust program has here.\n",
+            first.count
+        );
+        let _ = writeln!(
+            out,
+            "| child | VmRSS KiB | PSS KiB (fair share of shared pages) | private KiB (this child alone) | anonymous KiB |\n|---|--:|--:|--:|--:|"
+        );
+        for m in doc.idle {
+            let name = if m.child == "floor" {
+                "floor (minimal Rust program)".to_string()
+            } else {
+                label(&m.child)
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} |",
+                m.rss_kib, m.pss_kib, m.private_kib, m.anonymous_kib
+            );
+        }
+        let _ = writeln!(out);
     }
 
     let _ = writeln!(out, "## kcl-bootstrap start-up overhead\n");
@@ -193,7 +243,8 @@ workload's; exit code 0. A run that fails any of these fails the benchmark.\n\
 - **CPU** is the child's user + system time from `wait4`, start-up included; **CPU s/GB** divides it by \
 the decoded record bytes (10^9 bytes per GB). **Peak RSS** is `VmHWM` from `/proc/<pid>/status` after the `shardEnded` acknowledgement (not `ru_maxrss`, \
 which Linux seeds with the spawning process's pre-exec high-water mark); **idle RSS** is `VmRSS` from \
-`/proc/<pid>/status` right after the `initialize` acknowledgement. **Start-up** is spawn to that \
+`/proc/<pid>/status` right after the `initialize` acknowledgement, and the memory workload's **RSS after batch N** the same right \
+after the child acknowledged batch N (the child then waits for the next line, so that is what it keeps while idle). **Start-up** is spawn to that \
 acknowledgement. **records/s**, **MB/s** and **µs/batch** cover the `processRecords` phase (first batch \
 written to last batch acknowledged), so they include the pipe round trips and checkpoint exchanges.\n\
 - **Driver CPU** is the fake daemon's own CPU for the whole run; it stays well below the child's, \

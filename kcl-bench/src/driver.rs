@@ -11,8 +11,9 @@
 //!
 //! Measurements: wall time from spawn to exit; user and system CPU from `wait4`; peak RSS from
 //! `/proc/<pid>/status` `VmHWM` after the `shardEnded` acknowledgement;
-//! idle RSS from `/proc/<pid>/status` right after the `initialize` acknowledgement; start-up time
-//! from spawn to that acknowledgement; the driver's own CPU over the whole run.
+//! idle RSS from `/proc/<pid>/status` (`VmRSS`) right after the `initialize` acknowledgement, and
+//! the same after the workload's probe batch and after the last batch; start-up time from spawn
+//! to the `initialize` acknowledgement; the driver's own CPU over the whole run.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, Command, Stdio};
@@ -20,8 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
+use crate::child_line::{ChildLine, classify};
 use crate::children::ChildSpec;
 use crate::transcript::{Transcript, checkpoint_reply};
 use crate::workload::Workload;
@@ -47,6 +47,10 @@ pub struct Measurement {
     pub peak_rss_kib: u64,
     /// The child's resident set size right after the `initialize` acknowledgement, KiB.
     pub idle_rss_kib: u64,
+    /// Its resident set size right after it acknowledged the workload's probe batch, KiB.
+    pub probe_rss_kib: Option<u64>,
+    /// Its resident set size after the last batch's acknowledgement (before `shardEnded`), KiB.
+    pub end_rss_kib: u64,
     /// The driver's own user + system CPU for the run (spawn to exit).
     pub driver_cpu: Duration,
     /// Checkpoint requests answered.
@@ -92,73 +96,6 @@ enum ExpectedCheckpoint<'a> {
     At(&'a str),
     /// Exactly one, with a null sequence number: SHARD_END.
     ShardEnd,
-}
-
-/// A child line, classified as the daemon's Jackson parser would.
-#[derive(Debug, PartialEq)]
-enum ChildLine {
-    Status(Option<String>),
-    Checkpoint {
-        sequence_number: Option<String>,
-        sub_sequence_number: Option<u64>,
-    },
-    /// Parsed, but neither `status` nor `checkpoint`: the daemon ignores it.
-    OtherMessage(String),
-    /// The daemon would skip this line (not JSON, unknown action, unknown field).
-    Skipped(&'static str),
-}
-
-fn classify(line: &[u8]) -> ChildLine {
-    // Jackson reads the first value and ignores trailing text.
-    let first = serde_json::Deserializer::from_slice(line)
-        .into_iter::<Value>()
-        .next();
-    let Some(Ok(Value::Object(object))) = first else {
-        return ChildLine::Skipped("not a JSON object");
-    };
-    let Some(Value::String(action)) = object.get("action") else {
-        return ChildLine::Skipped("no string `action`");
-    };
-    let allowed: &[&str] = match action.as_str() {
-        "status" => &["action", "responseFor"],
-        "checkpoint" => &["action", "sequenceNumber", "subSequenceNumber", "error"],
-        "initialize" | "processRecords" | "leaseLost" | "shardEnded" | "shutdownRequested"
-        | "shutdown" | "record" => return ChildLine::OtherMessage(action.clone()),
-        _ => return ChildLine::Skipped("unknown action"),
-    };
-    if object.keys().any(|key| !allowed.contains(&key.as_str())) {
-        return ChildLine::Skipped("unknown field (the daemon drops the whole line)");
-    }
-    match action.as_str() {
-        "status" => match object.get("responseFor") {
-            Some(Value::String(name)) => ChildLine::Status(Some(name.clone())),
-            Some(Value::Null) | None => ChildLine::Status(None),
-            Some(_) => ChildLine::Skipped("responseFor is not a string"),
-        },
-        _ => {
-            let sequence_number = match object.get("sequenceNumber") {
-                Some(Value::String(seq)) => Some(seq.clone()),
-                Some(Value::Number(number)) => Some(number.to_string()),
-                Some(Value::Null) | None => None,
-                Some(_) => return ChildLine::Skipped("sequenceNumber is not a string"),
-            };
-            let sub_sequence_number = match object.get("subSequenceNumber") {
-                Some(Value::Number(number)) => number
-                    .as_u64()
-                    .or_else(|| number.as_f64().map(|float| float as u64)),
-                Some(Value::String(text)) => match text.parse() {
-                    Ok(sub) => Some(sub),
-                    Err(_) => return ChildLine::Skipped("subSequenceNumber is not a number"),
-                },
-                Some(Value::Null) | None => None,
-                Some(_) => return ChildLine::Skipped("subSequenceNumber is not a number"),
-            };
-            ChildLine::Checkpoint {
-                sequence_number,
-                sub_sequence_number,
-            }
-        }
-    }
 }
 
 /// The daemon's side of the pipes while the child runs.
@@ -391,6 +328,16 @@ fn child_report(stderr: &str) -> Option<(u64, u64)> {
     Some((records?, bytes?))
 }
 
+/// What the conversation measured while the child ran.
+struct Rss {
+    startup: Duration,
+    idle_rss_kib: u64,
+    probe_rss_kib: Option<u64>,
+    end_rss_kib: u64,
+    processing: Duration,
+    peak_rss_kib: u64,
+}
+
 /// Runs `child` through `transcript` and measures it.
 ///
 /// Fails if the child breaks the protocol, misses or misplaces a checkpoint, reports different
@@ -437,6 +384,7 @@ pub fn drive(
         let startup = started.elapsed();
         let idle_rss_kib = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
         let processing_started = Instant::now();
+        let mut probe_rss_kib = None;
         for (index, batch) in transcript.batches.iter().enumerate() {
             session.action(
                 "processRecords",
@@ -444,8 +392,14 @@ pub fn drive(
                 &batch.line,
                 ExpectedCheckpoint::At(&batch.last_sequence_number),
             )?;
+            if workload.rss_probe_after_batch == Some(index + 1) {
+                // After the child's acknowledgement it waits for the next line: what it holds now
+                // it holds while idle.
+                probe_rss_kib = proc_status_kib(pid, "VmRSS:");
+            }
         }
         let processing = processing_started.elapsed();
+        let end_rss_kib = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
         session.action(
             "shardEnded",
             "shardEnded",
@@ -456,7 +410,14 @@ pub fn drive(
         // not usable: Linux carries the pre-exec high-water mark into it, and with vfork-style
         // spawning that is the driver's RSS (hundreds of MB of pre-generated transcripts).
         let peak_rss_kib = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
-        Ok::<_, DriveError>((startup, idle_rss_kib, processing, peak_rss_kib))
+        Ok::<_, DriveError>(Rss {
+            startup,
+            idle_rss_kib,
+            probe_rss_kib,
+            end_rss_kib,
+            processing,
+            peak_rss_kib,
+        })
     })();
 
     // End of the shard: close stdin, read stdout to EOF, reap.
@@ -503,7 +464,14 @@ pub fn drive(
             stderr_tail()
         ));
     }
-    let (startup, idle_rss_kib, processing, peak_rss_kib) = match conversation {
+    let Rss {
+        startup,
+        idle_rss_kib,
+        probe_rss_kib,
+        end_rss_kib,
+        processing,
+        peak_rss_kib,
+    } = match conversation {
         Ok(values) => values,
         Err(error) => {
             return fail(format!(
@@ -542,12 +510,12 @@ pub fn drive(
             String::from_utf8_lossy(stray[0])
         ));
     }
-    if checkpoints != workload.batches + 1 {
+    if checkpoints != workload.batches() + 1 {
         return fail(format!(
             "{} on workload {}: {checkpoints} checkpoints, expected {} (one per batch + shard end)",
             child.id,
             workload.id,
-            workload.batches + 1
+            workload.batches() + 1
         ));
     }
     match child_report(&stderr) {
@@ -582,6 +550,8 @@ pub fn drive(
         sys_cpu: timeval(reaped.usage.ru_stime),
         peak_rss_kib,
         idle_rss_kib,
+        probe_rss_kib,
+        end_rss_kib,
         driver_cpu,
         checkpoints,
         largest_line: transcript.largest_line(),
@@ -591,53 +561,6 @@ pub fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_lines_as_jackson_does() {
-        assert_eq!(
-            classify(br#"{"action":"status","responseFor":"initialize"}"#),
-            ChildLine::Status(Some("initialize".into()))
-        );
-        assert_eq!(
-            classify(br#" {"responseFor":"shardEnded","action":"status"} trailing"#),
-            ChildLine::Status(Some("shardEnded".into()))
-        );
-        assert_eq!(classify(br#"{"action":"status"}"#), ChildLine::Status(None));
-        assert_eq!(
-            classify(br#"{"action":"status","responseFor":"initialize","extra":1}"#),
-            ChildLine::Skipped("unknown field (the daemon drops the whole line)")
-        );
-        assert_eq!(
-            classify(br#"{"action":"checkpoint","sequenceNumber":"123","subSequenceNumber":"7"}"#),
-            ChildLine::Checkpoint {
-                sequence_number: Some("123".into()),
-                sub_sequence_number: Some(7)
-            }
-        );
-        assert_eq!(
-            classify(br#"{"action":"checkpoint","sequenceNumber":123}"#),
-            ChildLine::Checkpoint {
-                sequence_number: Some("123".into()),
-                sub_sequence_number: None
-            }
-        );
-        assert_eq!(
-            classify(br#"{"action":"checkpoint","checkpoint":"123"}"#),
-            ChildLine::Skipped("unknown field (the daemon drops the whole line)")
-        );
-        assert_eq!(
-            classify(b"not json"),
-            ChildLine::Skipped("not a JSON object")
-        );
-        assert_eq!(
-            classify(br#"{"action":"Status"}"#),
-            ChildLine::Skipped("unknown action")
-        );
-        assert_eq!(
-            classify(br#"{"action":"leaseLost"}"#),
-            ChildLine::OtherMessage("leaseLost".into())
-        );
-    }
 
     #[test]
     fn reads_the_childs_report_line() {

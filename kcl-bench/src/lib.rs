@@ -9,9 +9,11 @@
 //! Run it with `scripts/bench` from the repository root; `BENCHMARKS.md` explains the figures.
 
 pub mod chart;
+mod child_line;
 pub mod children;
 pub mod document;
 pub mod driver;
+pub mod idle;
 pub mod machine;
 pub mod overhead;
 pub mod report;

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use kcl_bench::children::{ALL_IDS, ChildSpec, Locations};
+use kcl_bench::children::{ALL_IDS, ChildSpec, Locations, REPORT_ORDER};
 use kcl_bench::document::{self, Document};
 use kcl_bench::report::{self, summarize};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
-use kcl_bench::{chart, driver, machine, overhead};
+use kcl_bench::{chart, driver, idle, machine, overhead};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
 #[derive(Parser, Debug)]
@@ -23,8 +23,9 @@ struct Args {
     /// Rounds; each round runs every child on every workload once, children alternating.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Workloads to run, comma-separated: a (200x1000x1KiB), b (2000x1x100B), c (5x10000x1KiB).
-    #[arg(long, value_delimiter = ',', default_values_t = ["a".to_string(), "b".to_string(), "c".to_string()])]
+    /// Workloads to run, comma-separated: a (200x1000x1KiB), b (2000x1x100B), c (5x10000x1KiB),
+    /// d (1x10000 then 20x10, x1KiB: memory after a catch-up batch).
+    #[arg(long, value_delimiter = ',', default_values_t = ["a".to_string(), "b".to_string(), "c".to_string(), "d".to_string()])]
     workloads: Vec<String>,
     /// Children to run, comma-separated: kcl, naive, python, node. Default: every one that is
     /// installed (the others are listed as skipped). A child named here must be installed.
@@ -42,6 +43,13 @@ struct Args {
     /// Directory holding bench-child-kcl and bench-child-naive (default: this binary's directory).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Directory holding a bench-child-kcl built from an earlier kcl-protocol: runs it too, as
+    /// `kcl-before`, side by side in the same rounds (scripts/bench --baseline REV builds one).
+    #[arg(long)]
+    baseline_bin_dir: Option<PathBuf>,
+    /// What the baseline child was built from, for the report (e.g. a commit).
+    #[arg(long, default_value = "baseline")]
+    baseline_revision: String,
     /// Repository root (default: the checkout this binary was built from).
     #[arg(long)]
     repo_root: Option<PathBuf>,
@@ -59,6 +67,9 @@ struct Args {
     /// included) to this file and exit, e.g. for `valgrind --tool=callgrind child < FILE`.
     #[arg(long)]
     dump_replay: Option<PathBuf>,
+    /// How many idle children of each Rust kind to run at once for the idle-memory table (0: skip).
+    #[arg(long, default_value_t = 20)]
+    idle_children: usize,
     /// The command line to show in the report (set by scripts/bench).
     #[arg(long, default_value = "scripts/bench")]
     command_line: String,
@@ -83,6 +94,9 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(dir) = &args.bin_dir {
         locations.bin_dir = dir.clone();
     }
+    if let Some(dir) = &args.baseline_bin_dir {
+        locations.baseline = Some((dir.clone(), args.baseline_revision.clone()));
+    }
 
     // Children: the ones asked for must exist; by default, every installed one.
     let mut children: Vec<ChildSpec> = Vec::new();
@@ -96,6 +110,9 @@ fn run(args: &Args) -> Result<(), String> {
                     skipped.push((id.to_string(), why));
                 }
             }
+        }
+        if locations.baseline.is_some() {
+            children.insert(1.min(children.len()), locations.child("kcl-before")?);
         }
     } else {
         for id in &args.children {
@@ -116,7 +133,7 @@ fn run(args: &Args) -> Result<(), String> {
         let workload = all_workloads
             .iter()
             .find(|w| w.id == id)
-            .ok_or_else(|| format!("unknown workload {id:?}; choose from a, b, c"))?;
+            .ok_or_else(|| format!("unknown workload {id:?}; choose from a, b, c, d"))?;
         workloads.push(workload.clone());
     }
     let rounds = if args.smoke { 1 } else { args.rounds.max(1) };
@@ -158,7 +175,7 @@ fn run(args: &Args) -> Result<(), String> {
                 let measurement = driver::drive(child, workload, transcript, time_limit)
                     .map_err(|e| e.to_string())?;
                 eprintln!(
-                    "round {}/{rounds} ({}) {:<7} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
+                    "round {}/{rounds} ({}) {:<10} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  probe {:>6} end {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
                     round + 1,
                     workload.id,
                     child.id,
@@ -168,6 +185,10 @@ fn run(args: &Args) -> Result<(), String> {
                     measurement.wall.as_secs_f64(),
                     measurement.peak_rss_kib as f64 / 1024.0,
                     measurement.idle_rss_kib as f64 / 1024.0,
+                    measurement
+                        .probe_rss_kib
+                        .map_or("-".to_string(), |kib| format!("{:.2}", kib as f64 / 1024.0)),
+                    measurement.end_rss_kib as f64 / 1024.0,
                     measurement.startup.as_secs_f64() * 1e3,
                     measurement.driver_cpu.as_secs_f64(),
                     measurement.checkpoints,
@@ -177,7 +198,7 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
 
-    let labels: Vec<(&'static str, String)> = ALL_IDS
+    let labels: Vec<(&'static str, String)> = REPORT_ORDER
         .iter()
         .filter_map(|id| children.iter().find(|c| c.id == *id))
         .map(|c| (c.id, c.label.clone()))
@@ -232,6 +253,28 @@ fn run(args: &Args) -> Result<(), String> {
         None => Err("kcl-bootstrap was not given (--bootstrap)".to_string()),
     };
 
+    let idle = if args.idle_children > 0 {
+        let initialize = &transcripts.first().ok_or("no workload")?.initialize;
+        let measured = idle::measure_all(
+            &children,
+            &locations.bin_dir,
+            initialize,
+            args.idle_children,
+        );
+        for result in &measured {
+            match result {
+                Ok(m) => eprintln!(
+                    "kcl-bench: idle x{} {:<10} VmRSS {} kB  PSS {} kB  private {} kB  anonymous {} kB",
+                    m.count, m.child, m.rss_kib, m.pss_kib, m.private_kib, m.anonymous_kib
+                ),
+                Err(why) => eprintln!("kcl-bench: idle memory not measured: {why}"),
+            }
+        }
+        measured.into_iter().filter_map(Result::ok).collect()
+    } else {
+        Vec::new()
+    };
+
     let facts = machine::read(&locations.repo_root, &locations.venv());
     let subtitle = format!(
         "{} x {}, {}; medians of {rounds} rounds; `{}`",
@@ -273,6 +316,7 @@ fn run(args: &Args) -> Result<(), String> {
             machine: &facts,
             chart: chart_link.as_deref(),
             bootstrap,
+            idle: &idle,
         });
         std::fs::write(markdown, text)
             .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;

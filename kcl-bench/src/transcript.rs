@@ -139,14 +139,15 @@ pub fn generate(workload: &Workload) -> Transcript {
     let mut payload = vec![0u8; workload.record_bytes];
     let mut encoded = String::with_capacity(workload.record_bytes * 4 / 3 + 4);
     let mut record_index: u64 = 0;
-    let mut batches = Vec::with_capacity(workload.batches);
+    let total_batches = workload.batches();
+    let mut batches = Vec::with_capacity(total_batches);
 
-    for batch_index in 0..workload.batches {
-        let estimated = workload.records_per_batch * (workload.record_bytes * 4 / 3 + 200) + 100;
+    for (batch_index, records_per_batch) in workload.batch_sizes().enumerate() {
+        let estimated = records_per_batch * (workload.record_bytes * 4 / 3 + 200) + 100;
         let mut line = Vec::with_capacity(estimated);
         line.extend_from_slice(br#"{"action":"processRecords","records":["#);
         let mut last_sequence_number = String::new();
-        for record_in_batch in 0..workload.records_per_batch {
+        for record_in_batch in 0..records_per_batch {
             if record_in_batch > 0 {
                 line.push(b',');
             }
@@ -165,7 +166,7 @@ pub fn generate(workload: &Workload) -> Transcript {
         }
         // The daemon reports how far behind the tip of the stream this batch is; the last
         // batch is at the tip.
-        let millis_behind = (workload.batches - 1 - batch_index) as u64 * 1000;
+        let millis_behind = (total_batches - 1 - batch_index) as u64 * 1000;
         write!(line, r#"],"millisBehindLatest":{millis_behind}}}"#)
             .expect("writing to a Vec cannot fail");
         line.push(b'\n');
@@ -193,13 +194,7 @@ mod tests {
     use super::*;
 
     fn tiny() -> Workload {
-        Workload {
-            id: "t",
-            purpose: "test",
-            batches: 2,
-            records_per_batch: 2,
-            record_bytes: 4,
-        }
+        Workload::uniform("t", "test", 2, 2, 4)
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn run_all_smoke_workloads(child: &ChildSpec) {
             });
         assert_eq!(
             measurement.checkpoints,
-            workload.batches + 1,
+            workload.batches() + 1,
             "{} on {}",
             child.id,
             workload.id
@@ -76,6 +76,7 @@ fn the_official_sdk_children_pass_if_installed() {
             .parent()
             .unwrap()
             .to_path_buf(),
+        baseline: None,
     };
     for id in ["python", "node"] {
         match locations.child(id) {
@@ -156,4 +157,24 @@ fn the_command_runs_in_smoke_mode() {
     );
     assert!(stdout.contains("kcl-protocol (ours)"), "{stdout}");
     assert!(stdout.contains("(c) 2 x 2000 x 1024 B"), "{stdout}");
+}
+
+#[test]
+fn idle_memory_of_several_children_at_once_is_read() {
+    let initialize = generate(&Workload::smoke()[0]).initialize;
+    let child = rust_child("kcl", env!("CARGO_BIN_EXE_bench-child-kcl"));
+    let measured = kcl_bench::idle::measure("kcl", &child.program, &[], &initialize, 3).unwrap();
+    assert_eq!(measured.count, 3);
+    assert!(measured.rss_kib > 0);
+    assert!(measured.pss_kib <= measured.rss_kib, "{measured:?}");
+    assert!(measured.private_kib <= measured.rss_kib, "{measured:?}");
+    let floor = kcl_bench::idle::measure(
+        "floor",
+        Path::new(env!("CARGO_BIN_EXE_bench-idle-floor")),
+        &[],
+        &initialize,
+        2,
+    )
+    .unwrap();
+    assert!(floor.rss_kib > 0);
 }

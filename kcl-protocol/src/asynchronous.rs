@@ -38,11 +38,11 @@
 //! ```
 
 use crate::checkpoint::{Checkpointer, RetryPolicy};
-use crate::engine::{Error, Runtime};
 use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
+use crate::runtime::{Error, Runtime};
 
 /// The async version of [`Processor`], with the same callbacks, defaults and failure policy.
 ///
@@ -75,7 +75,10 @@ pub trait AsyncProcessor {
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let _ = input;
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        // With a watermark the engine makes it, once every record is marked done.
+        if !checkpointer.watermark_in_use() {
+            RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        }
         Ok(())
     }
 
@@ -134,6 +137,18 @@ impl<P: AsyncProcessor> BlockOn<P> {
     }
 }
 
+impl<P> BlockOn<P> {
+    /// Waits for records outstanding on the processor's watermark while the runtime keeps running
+    /// the processor's tasks (on a current-thread runtime they run only inside `block_on`). The
+    /// engine then checkpoints what is done; it does not wait past the same deadline. Not after a
+    /// failed callback: then the failure policy decides, at once.
+    fn settle_watermark(&self, checkpointer: &mut Checkpointer<'_>) {
+        if let Some((watermark, deadline)) = checkpointer.settle_deadline() {
+            self.runtime.block_on(watermark.settled(deadline));
+        }
+    }
+}
+
 impl<P: AsyncProcessor> Processor for BlockOn<P> {
     fn initialize(&mut self, input: &InitializeInput) -> Result<(), BoxError> {
         self.runtime.block_on(self.processor.initialize(input))
@@ -157,8 +172,13 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         input: &ShardEndedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        self.runtime
-            .block_on(self.processor.shard_ended(input, checkpointer))
+        let result = self
+            .runtime
+            .block_on(self.processor.shard_ended(input, checkpointer));
+        if result.is_ok() {
+            self.settle_watermark(checkpointer);
+        }
+        result
     }
 
     fn shutdown_requested(
@@ -166,14 +186,19 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
         input: &ShutdownRequestedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        self.runtime
-            .block_on(self.processor.shutdown_requested(input, checkpointer))
+        let result = self
+            .runtime
+            .block_on(self.processor.shutdown_requested(input, checkpointer));
+        if result.is_ok() {
+            self.settle_watermark(checkpointer);
+        }
+        result
     }
 }
 
 /// Runs an async processor over stdin and stdout with the default [`Runtime`] on a new
 /// current-thread tokio runtime, until the daemon closes stdin.
 pub fn run<P: AsyncProcessor>(processor: P) -> Result<(), Error> {
-    let adapted = BlockOn::new(processor).map_err(Error::Setup)?;
+    let adapted = BlockOn::new(processor).map_err(Error::AsyncRuntime)?;
     Runtime::new().run(adapted)
 }

@@ -6,46 +6,50 @@
 //! if any. The checkpointer returns when the reply has arrived.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+pub use crate::retry::RetryPolicy;
 
 use crate::record::{Record, SequenceNumber};
+use crate::watermark::{Position, Watermark};
 
 /// Why a checkpoint failed.
 ///
 /// The first six variants are the daemon's answer, named after the Java exception it caught
 /// (`ThrottlingException` and so on). [`Protocol`](Self::Protocol) and [`Io`](Self::Io) are
-/// failures on the child's side of the pipe.
+/// failures on the child's side of the pipe. What to do about each is in its variant's docs; the
+/// messages only say what happened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckpointError {
     /// `ThrottlingException`: the lease table's provisioned throughput was exceeded. Retry with
     /// backoff ([`RetryPolicy`]).
-    #[error(
-        "checkpoint throttled by the lease table (ThrottlingException); retry with backoff, e.g. RetryPolicy::retry"
-    )]
+    #[error("checkpoint throttled by the lease table (ThrottlingException)")]
     Throttling,
-    /// `ShutdownException`: this worker no longer holds the lease. Stop checkpointing; another
-    /// worker will process the records from the last checkpoint.
-    #[error(
-        "checkpoint refused: this worker no longer holds the lease (ShutdownException); stop checkpointing, the new owner resumes from the last checkpoint"
-    )]
+    /// `ShutdownException`: this worker no longer holds the lease (another worker took it, for
+    /// example in KCL 3's load balancing). Not a processor failure: return it with `?` or ignore
+    /// it, the library acknowledges the action either way and keeps the child running until the
+    /// daemon ends it; the next owner processes the records after the last successful checkpoint.
+    /// Later checkpoints of this child fail with it at once.
+    #[error("checkpoint refused: this worker no longer holds the lease (ShutdownException)")]
     Shutdown,
-    /// `InvalidStateException`: a lease-table problem, or a checkpoint where the daemon has no
-    /// checkpointer.
-    #[error(
-        "checkpoint failed with InvalidStateException: the lease table is in an unexpected state (check the application's DynamoDB table)"
-    )]
+    /// `InvalidStateException`: the lease table is missing (deleted while the worker runs: the
+    /// daemon's DynamoDB `ResourceNotFoundException`), or a checkpoint where the daemon has no
+    /// checkpointer (during `initialize` and `leaseLost`, which the typed API rules out). Not
+    /// retryable; returned with `?`, the [failure policy](crate#failure-policy) applies, because
+    /// no shard of the worker can make progress without the table.
+    #[error("checkpoint failed: the lease table is in an unexpected state (InvalidStateException)")]
     InvalidState,
     /// `KinesisClientLibDependencyException`: DynamoDB or another dependency failed; usually
     /// transient, so retrying is reasonable.
     #[error(
-        "checkpoint failed with KinesisClientLibDependencyException: a dependency such as DynamoDB failed; retry with backoff"
+        "checkpoint failed: a dependency such as DynamoDB failed (KinesisClientLibDependencyException)"
     )]
     Dependency,
     /// `IllegalArgumentException`: the position is not a sequence number, is below the last
     /// checkpoint, or is above the largest sequence number delivered so far. A bug in the caller.
     #[error(
-        "checkpoint rejected with IllegalArgumentException: the position is malformed, below the last checkpoint, or beyond the last delivered record"
+        "checkpoint rejected: the position is malformed, below the last checkpoint, or beyond the last delivered record (IllegalArgumentException)"
     )]
     IllegalArgument,
     /// Any other exception name the daemon reported.
@@ -56,8 +60,13 @@ pub enum CheckpointError {
     #[error("protocol error while waiting for a checkpoint reply: {0}")]
     Protocol(String),
     /// Writing the request or reading the reply failed (for example the daemon closed the pipe).
-    #[error("I/O error while checkpointing: {0}")]
+    #[error("I/O error while checkpointing")]
     Io(#[from] io::Error),
+    /// Refused by the library, not sent: a [`Watermark`] is in use and this checkpoint would pass
+    /// records that are not marked done yet (the count). Leave checkpointing to the engine, which
+    /// checkpoints the watermark after every batch and at shutdown and shard end.
+    #[error("checkpoint refused by the library: it would pass {0} records not marked done")]
+    Outstanding(u64),
 }
 
 impl CheckpointError {
@@ -82,7 +91,7 @@ impl CheckpointError {
             Self::Dependency => "KinesisClientLibDependencyException",
             Self::IllegalArgument => "IllegalArgumentException",
             Self::Other(name) => name,
-            Self::Protocol(_) | Self::Io(_) => return None,
+            Self::Protocol(_) | Self::Io(_) | Self::Outstanding(_) => return None,
         })
     }
 
@@ -106,12 +115,76 @@ pub(crate) trait CheckpointTransport {
 /// What happened to checkpoints during one callback; the engine reads it afterwards.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CheckpointLog {
-    /// A checkpoint succeeded (any position).
-    pub(crate) any_succeeded: bool,
     /// A "latest" checkpoint succeeded during `shardEnded` (that is the SHARD_END checkpoint).
     pub(crate) shard_end_succeeded: bool,
-    /// The daemon answered `ShutdownException`: the lease is gone.
-    pub(crate) lease_gone: bool,
+    /// Until when outstanding records are waited for, once someone started waiting (the async
+    /// adapter waits on the processor's runtime, then the engine waits until the same time).
+    pub(crate) settle_deadline: Option<Instant>,
+}
+
+impl CheckpointLog {
+    /// Adds what a later attempt of the same callback did.
+    pub(crate) fn merge(&mut self, later: CheckpointLog) {
+        self.shard_end_succeeded |= later.shard_end_succeeded;
+        self.settle_deadline = self.settle_deadline.or(later.settle_deadline);
+    }
+}
+
+/// What a checkpointer works on: the engine's pipes, the state that lasts across callbacks, and
+/// the callback it is handed to.
+pub(crate) struct Scope<'a> {
+    pub(crate) transport: &'a mut dyn CheckpointTransport,
+    pub(crate) lease: &'a mut LeaseState,
+    /// The child's watermark, once the processor asked for it.
+    pub(crate) watermark: &'a mut Option<Watermark>,
+    pub(crate) callback: Callback,
+    /// Delivery indices of the batch being handled, `first..end` (empty outside
+    /// `process_records`: both are the next batch's first index).
+    pub(crate) deliveries: (u64, u64),
+    /// How long `shutdown_requested` and `shard_ended` wait for outstanding records (read here
+    /// only by the async adapter; the engine has it from its configuration).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) settle_wait: Duration,
+}
+
+/// Whether a checkpoint request comes from the processor (and must not pass outstanding records)
+/// or from the engine (which decided that already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Processor,
+    Engine,
+}
+
+/// What the child knows about its lease, across callbacks.
+///
+/// The daemon answers `ShutdownException` when this worker no longer holds the lease
+/// (`checkpoint/dynamodb/DynamoDBCheckpointer.java` in the KCL core module, `setCheckpoint`: the
+/// lease is not among the held leases, or the conditional update failed because another worker
+/// took it). For this child that is final: its checkpointer carries the lease's concurrency token
+/// (`checkpoint/ShardRecordProcessorCheckpointer.java`, `advancePosition`), which the lease renewer
+/// never accepts again once the lease was lost (`leases/dynamodb/DynamoDBLeaseRenewer.java`,
+/// `updateLease`); a lease taken back gets a new shard consumer, and so a new child
+/// (`coordinator/Scheduler.java`, `createOrGetShardConsumer`). So after the first refusal the
+/// library stops asking.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseState {
+    gone: bool,
+}
+
+impl LeaseState {
+    /// Whether the daemon refused a checkpoint with `ShutdownException`.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.gone
+    }
+}
+
+/// The callbacks that get a checkpointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callback {
+    ProcessRecords,
+    ShutdownRequested,
+    /// Here "latest" (`sequenceNumber: null`) means `SHARD_END`.
+    ShardEnded,
 }
 
 /// Checkpoints the shard's progress in the lease table. Handed to the callbacks that may
@@ -119,17 +192,19 @@ pub(crate) struct CheckpointLog {
 ///
 /// Every method blocks until the daemon's reply arrives. A checkpoint records that every record up
 /// to and including the given position is done; after a restart, processing resumes after it.
+///
+/// Once the daemon has refused a checkpoint with `ShutdownException` (the lease moved to another
+/// worker), every later call fails at once with [`CheckpointError::Shutdown`] without asking the
+/// daemon again; see the [failure policy](crate#failure-policy) for what the library does with it.
 pub struct Checkpointer<'a> {
-    transport: &'a mut dyn CheckpointTransport,
-    at_shard_end: bool,
+    scope: Scope<'a>,
     log: CheckpointLog,
 }
 
 impl<'a> Checkpointer<'a> {
-    pub(crate) fn new(transport: &'a mut dyn CheckpointTransport, at_shard_end: bool) -> Self {
+    pub(crate) fn new(scope: Scope<'a>) -> Self {
         Checkpointer {
-            transport,
-            at_shard_end,
+            scope,
             log: CheckpointLog::default(),
         }
     }
@@ -142,7 +217,7 @@ impl<'a> Checkpointer<'a> {
     ///
     /// This is the form the daemon requires at shard end (`sequenceNumber: null`).
     pub fn checkpoint(&mut self) -> Result<(), CheckpointError> {
-        self.send(None, None)
+        self.send(None, Origin::Processor)
     }
 
     /// Checkpoints at a sequence number (sub-sequence 0).
@@ -150,7 +225,7 @@ impl<'a> Checkpointer<'a> {
         &mut self,
         sequence_number: &SequenceNumber,
     ) -> Result<(), CheckpointError> {
-        self.send(Some(sequence_number.as_str()), None)
+        self.send(Some((sequence_number, None)), Origin::Processor)
     }
 
     /// Checkpoints at a sequence number and sub-sequence number (a user record inside a KPL
@@ -160,137 +235,157 @@ impl<'a> Checkpointer<'a> {
         sequence_number: &SequenceNumber,
         sub_sequence_number: u64,
     ) -> Result<(), CheckpointError> {
-        self.send(Some(sequence_number.as_str()), Some(sub_sequence_number))
+        self.send(
+            Some((sequence_number, Some(sub_sequence_number))),
+            Origin::Processor,
+        )
     }
 
     /// Checkpoints at a record: its sequence and sub-sequence number.
     pub fn checkpoint_at_record(&mut self, record: &Record) -> Result<(), CheckpointError> {
         self.send(
-            Some(record.sequence_number().as_str()),
-            Some(record.sub_sequence_number()),
+            Some((record.sequence_number(), Some(record.sub_sequence_number()))),
+            Origin::Processor,
         )
+    }
+
+    /// This child's [`Watermark`], for deferred checkpoints: mark records done from any thread or
+    /// task, and the engine checkpoints for you (see the [`watermark`](crate::watermark) module).
+    ///
+    /// The first call starts tracking: every record of the current batch (in `process_records`)
+    /// and of every later batch is then outstanding until marked done. Later calls return the same
+    /// watermark.
+    pub fn watermark(&mut self) -> Watermark {
+        let (first, end) = self.scope.deliveries;
+        self.scope
+            .watermark
+            .get_or_insert_with(|| Watermark::new(first, end))
+            .clone()
+    }
+
+    /// Whether the processor asked for the [`watermark`](Self::watermark) (then the engine makes
+    /// the checkpoints, `SHARD_END` included).
+    pub(crate) fn watermark_in_use(&self) -> bool {
+        self.scope.watermark.is_some()
+    }
+
+    /// In `shutdown_requested` and `shard_ended` with a watermark: the watermark and until when to
+    /// wait for its outstanding records (fixed by the first call, so that whoever waits first sets
+    /// the bound for everyone).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn settle_deadline(&mut self) -> Option<(Watermark, Instant)> {
+        if self.scope.callback == Callback::ProcessRecords {
+            return None;
+        }
+        let watermark = self.scope.watermark.clone()?;
+        let deadline = *self
+            .log
+            .settle_deadline
+            .get_or_insert_with(|| Instant::now() + self.scope.settle_wait);
+        Some((watermark, deadline))
+    }
+
+    /// Checkpoints the watermark if it moved since its last checkpoint, retrying as `retry` says.
+    /// Nothing to do is `Ok`.
+    pub(crate) fn checkpoint_watermark(
+        &mut self,
+        retry: &RetryPolicy,
+    ) -> Result<(), CheckpointError> {
+        let Some(watermark) = self.scope.watermark.clone() else {
+            return Ok(());
+        };
+        let Some((low, position)) = watermark.target() else {
+            return Ok(());
+        };
+        retry.retry(|| {
+            self.send(
+                Some((
+                    &position.sequence_number,
+                    Some(position.sub_sequence_number),
+                )),
+                Origin::Engine,
+            )
+        })?;
+        watermark.checkpointed(low);
+        tracing::debug!(
+            sequence_number = %position.sequence_number,
+            sub_sequence_number = position.sub_sequence_number,
+            "checkpointed the watermark"
+        );
+        Ok(())
+    }
+
+    /// The `SHARD_END` checkpoint on the processor's behalf (the engine's safety net), retrying as
+    /// `retry` says. Only after the engine decided what to do about outstanding records.
+    pub(crate) fn checkpoint_shard_end(
+        &mut self,
+        retry: &RetryPolicy,
+    ) -> Result<(), CheckpointError> {
+        retry.retry(|| self.send(None, Origin::Engine))
     }
 
     fn send(
         &mut self,
-        sequence_number: Option<&str>,
-        sub_sequence_number: Option<u64>,
+        position: Option<(&SequenceNumber, Option<u64>)>,
+        origin: Origin,
     ) -> Result<(), CheckpointError> {
+        let sequence_number = position.map(|(sequence_number, _)| sequence_number.as_str());
+        let sub_sequence_number = position.and_then(|(_, sub)| sub);
+        if self.scope.lease.gone {
+            tracing::debug!(
+                requested = ?sequence_number,
+                "not asking the daemon: it already refused a checkpoint because the lease is gone"
+            );
+            return Err(CheckpointError::Shutdown);
+        }
+        if let (Origin::Processor, Some(watermark)) = (origin, &self.scope.watermark) {
+            let requested = position.map(|(sequence_number, sub)| Position {
+                sequence_number: sequence_number.clone(),
+                sub_sequence_number: sub.unwrap_or(0),
+            });
+            watermark
+                .permits(requested.as_ref())
+                .map_err(CheckpointError::Outstanding)?;
+        }
         let result = self
+            .scope
             .transport
             .request_checkpoint(sequence_number, sub_sequence_number);
         match &result {
             Ok(()) => {
-                self.log.any_succeeded = true;
-                if self.at_shard_end && sequence_number.is_none() {
+                if self.scope.callback == Callback::ShardEnded && sequence_number.is_none() {
                     self.log.shard_end_succeeded = true;
                 }
             }
-            Err(CheckpointError::Shutdown) => self.log.lease_gone = true,
+            Err(CheckpointError::Shutdown) => {
+                self.scope.lease.gone = true;
+                // The one log line of a lost lease (later refusals are answered locally).
+                tracing::warn!(
+                    shard_id = crate::engine::current_shard_id().unwrap_or_default(),
+                    "the daemon refused a checkpoint: another worker holds this shard's lease now \
+                     (ShutdownException); not a processor failure: the library acknowledges every \
+                     action until the daemon ends this child, and the next owner resumes from the \
+                     last successful checkpoint"
+                );
+            }
             Err(_) => {}
         }
         result
+    }
+
+    /// Whether the daemon has refused a checkpoint of this child because the lease is gone; every
+    /// checkpoint then fails at once with [`CheckpointError::Shutdown`].
+    pub fn lease_gone(&self) -> bool {
+        self.scope.lease.gone
     }
 }
 
 impl std::fmt::Debug for Checkpointer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Checkpointer")
-            .field("at_shard_end", &self.at_shard_end)
+            .field("callback", &self.scope.callback)
+            .field("watermark", &self.scope.watermark)
             .finish_non_exhaustive()
-    }
-}
-
-/// Retries an operation with exponential backoff.
-///
-/// [`retry`](Self::retry) retries only errors that are [retryable](CheckpointError::is_retryable)
-/// (throttling, dependency failures). The same policy type configures how often the library calls a
-/// failing callback again ([`Runtime::retry_failed_callbacks`](crate::Runtime::retry_failed_callbacks)).
-///
-/// ```no_run
-/// # use kcl_protocol::{Checkpointer, CheckpointError, RetryPolicy};
-/// # use std::time::Duration;
-/// # fn f(checkpointer: &mut Checkpointer<'_>) -> Result<(), CheckpointError> {
-/// let policy = RetryPolicy::default().max_attempts(10).initial_backoff(Duration::from_millis(50));
-/// policy.retry(|| checkpointer.checkpoint())
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    max_attempts: u32,
-    initial_backoff: Duration,
-    max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 6 attempts, backoff 200 ms doubling up to 5 s (about 6 s of waiting in the worst case).
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy that tries once and never retries.
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// Total attempts including the first (at least 1).
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
-        self
-    }
-
-    /// The wait before the second attempt; it doubles before each later one.
-    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
-        self.initial_backoff = backoff;
-        self
-    }
-
-    /// The longest wait between two attempts.
-    pub fn max_backoff(mut self, backoff: Duration) -> Self {
-        self.max_backoff = backoff;
-        self
-    }
-
-    /// The configured number of attempts.
-    pub fn attempts(&self) -> u32 {
-        self.max_attempts
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn backoff_after(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-
-    /// Runs `operation` until it succeeds, fails with an error that is not retryable, or the
-    /// attempts run out; returns the last result.
-    pub fn retry<T>(
-        &self,
-        mut operation: impl FnMut() -> Result<T, CheckpointError>,
-    ) -> Result<T, CheckpointError> {
-        let mut attempt = 1;
-        loop {
-            match operation() {
-                Err(error) if error.is_retryable() && attempt < self.max_attempts => {
-                    let wait = self.backoff_after(attempt);
-                    tracing::warn!(attempt, ?wait, "{error}; retrying");
-                    std::thread::sleep(wait);
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
     }
 }
 
@@ -316,49 +411,5 @@ mod tests {
             CheckpointError::from_daemon_name("NullPointerException"),
             CheckpointError::Other(n) if n == "NullPointerException"
         ));
-    }
-
-    #[test]
-    fn retry_stops_on_success_and_on_non_retryable_errors() {
-        let policy = RetryPolicy::default()
-            .max_attempts(5)
-            .initial_backoff(Duration::ZERO);
-        let mut calls = 0;
-        let result = policy.retry(|| {
-            calls += 1;
-            if calls < 3 {
-                Err(CheckpointError::Throttling)
-            } else {
-                Ok(calls)
-            }
-        });
-        assert_eq!(result.unwrap(), 3);
-
-        let mut calls = 0;
-        let result: Result<(), _> = policy.retry(|| {
-            calls += 1;
-            Err(CheckpointError::Shutdown)
-        });
-        assert!(matches!(result, Err(CheckpointError::Shutdown)));
-        assert_eq!(calls, 1);
-
-        let mut calls = 0;
-        let result: Result<(), _> = policy.retry(|| {
-            calls += 1;
-            Err(CheckpointError::Throttling)
-        });
-        assert!(matches!(result, Err(CheckpointError::Throttling)));
-        assert_eq!(calls, 5);
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let policy = RetryPolicy::default()
-            .initial_backoff(Duration::from_millis(100))
-            .max_backoff(Duration::from_millis(350));
-        let waits: Vec<_> = (1..=4)
-            .map(|a| policy.backoff_after(a).as_millis())
-            .collect();
-        assert_eq!(waits, [100, 200, 350, 350]);
     }
 }

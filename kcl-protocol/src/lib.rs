@@ -31,7 +31,9 @@
 //!             self.bytes += record.data().len() as u64;
 //!             tracing::debug!(key = record.partition_key(), seq = %record.sequence_number());
 //!         }
-//!         // Checkpoint once the batch is safely handled; retry throttling with backoff.
+//!         // Checkpoint once the batch is safely handled; retry throttling with backoff. A
+//!         // checkpoint refused because the lease moved to another worker is not a failure, so
+//!         // `?` is fine (see the failure policy below).
 //!         if let Some(last) = input.records().last() {
 //!             kcl_protocol::RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
 //!         }
@@ -57,7 +59,7 @@
 //!
 //! - **The wire format**, byte-exact: one status per action, checkpoint requests with exactly the
 //!   fields the daemon accepts, lenient parsing of everything the daemon may send (see
-//!   `src/wire.rs` for every accepted and skipped line form).
+//!   `src/wire/mod.rs` for every accepted and skipped line form).
 //! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
 //!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
 //!   protocol ([`Runtime::guard_stdout`]).
@@ -73,8 +75,10 @@
 //! - **Cost per shard**: one child runs per shard, so the engine is built to be cheap: one
 //!   reusable line buffer read without intermediate copies, borrowed JSON parsing, record buffers
 //!   reused from batch to batch with base64 decoded (SIMD) straight into them, no allocation per
-//!   record once warmed up, and no logging per record. `kcl-bench` measures it against a
-//!   hand-written serde_json + base64 child and the official SDKs.
+//!   record once warmed up, and no logging per record. What a catch-up batch made it allocate
+//!   (up to 10,000 records, a 15 MB line) is given back at the next ordinary batch, pages included
+//!   (`malloc_trim` on glibc). `kcl-bench` measures it against a hand-written serde_json + base64
+//!   child and the official SDKs.
 //! - **Malformed input**: a line that is not a daemon message is logged on stderr and skipped; a
 //!   message with an action this library does not know is logged and acknowledged with a status
 //!   for that action (forward compatibility; the daemon never waits forever); a known action whose
@@ -90,6 +94,7 @@
 //! | `initialize`, `process_records`, `shard_ended` | [`FailurePolicy`] set by [`Runtime::on_error`] | [`FailurePolicy`] set by [`Runtime::on_panic`] (never retried) |
 //! | `shutdown_requested` | logged, acknowledged | logged, acknowledged |
 //! | `lease_lost` | logged, acknowledged | logged, acknowledged |
+//! | any callback, once the daemon refused a checkpoint with `ShutdownException` (the lease is gone) | the refusal itself (returned with `?` or not): logged once at WARN, acknowledged; any other error: logged, acknowledged | logged, acknowledged |
 //!
 //! - [`FailurePolicy::Exit`] (the default for both): the failure is logged with the shard id, the
 //!   action is **not** acknowledged, and [`run`] returns the error, so `main` exits non-zero. The
@@ -104,8 +109,47 @@
 //! - `shutdown_requested` and `lease_lost` failures are always acknowledged: not checkpointing
 //!   loses nothing (the next owner starts from the last checkpoint), while exiting would stop the
 //!   whole worker in the middle of a graceful shutdown.
+//! - **A lease lost in the middle of a batch is not a failure.** Under KCL 3 leases move between
+//!   workers in normal load balancing; a checkpoint after the move is refused with
+//!   [`CheckpointError::Shutdown`]. Whatever the callback then returns, the library logs the
+//!   refusal once at WARN with the shard id, acknowledges the action and keeps the child running
+//!   until the daemon sends `leaseLost` (or `shutdown`) or closes stdin. Later checkpoints of the
+//!   child fail at once with the same error, without asking the daemon
+//!   ([`Checkpointer::lease_gone`]), and a failing callback is no longer called again. Nothing can
+//!   be lost: the next owner starts from the last successful checkpoint. Exiting instead would make
+//!   the daemon call `System.exit(1)` and stop every shard of the worker because one lease moved.
+//! - [`CheckpointError::InvalidState`] is a failure like any other: the daemon sends it when the
+//!   lease table is missing, which stops every shard's progress (where the daemon also sends it,
+//!   without a checkpointer in `initialize` and `leaseLost`, the typed API cannot checkpoint).
 //! - Panics are caught (`catch_unwind`) and logged with the shard id and the panic message; they
 //!   are never skipped silently.
+//!
+//! # Deferred checkpoints
+//!
+//! A processor that hands records to background work (an uploader, a batcher, worker tasks)
+//! finishes them after `process_records` returned, when the daemon no longer accepts a checkpoint.
+//! It takes the child's [`Watermark`] from the checkpointer ([`Checkpointer::watermark`]), gives
+//! every record's [`Ticket`] to the work, and marks the ticket done from whatever thread or task
+//! finishes it. The engine checkpoints the highest record below which every delivered record is
+//! done, after every batch and, after a bounded wait ([`Runtime::watermark_wait`]), at shutdown
+//! and shard end (`SHARD_END` only once everything is done). See the [`watermark`] module.
+//!
+//! | engine checkpoint for the watermark | outcome |
+//! | --- | --- |
+//! | throttled or a dependency failed | retried ([`Runtime::watermark_retry`]); if it still fails, a failure of the callback it was made in (policy applies; `shutdown_requested` acknowledged) |
+//! | refused with `ShutdownException` | as in any callback: logged once, acknowledged |
+//! | records still outstanding at shard end after the wait | a failure of `shard_ended`: with `Exit` not acknowledged (what is done is checkpointed first); with `SkipBatch` `SHARD_END` is made anyway |
+//!
+//! # The daemon's timeout
+//!
+//! With `timeoutInSeconds` set in the properties file, the daemon halts the whole JVM
+//! (`Runtime.halt(1)`, every shard with it) when a child keeps it waiting that long for a message,
+//! and the child never gets a word in. The launcher (`kcl-bootstrap`) passes the value to the
+//! children in the environment variable `KCL_TIMEOUT_IN_SECONDS` ([`TIMEOUT_VARIABLE`], whole
+//! seconds); [`run`] then logs one WARN, with the shard id and the action, when a callback has kept
+//! the daemon waiting for more than 80% of it (a checkpoint restarts the daemon's timer, as it does
+//! in the daemon). A value that is not a positive integer is ignored with one WARN; without the
+//! variable nothing runs. [`Runtime::daemon_timeout`] sets it explicitly.
 //!
 //! # Testing a processor
 //!
@@ -124,26 +168,38 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checkpoint;
+mod connection;
 mod engine;
+mod failure;
 pub mod logging;
+mod memory;
 mod processor;
 mod record;
+mod retry;
+mod runtime;
 mod stdio;
+mod step;
+mod watchdog;
+pub mod watermark;
 mod wire;
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
-#[cfg(feature = "testing")]
+// The unit tests use the daemon's side of the format (`testing::daemon_side`) with or without the
+// feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use checkpoint::{CheckpointError, Checkpointer, RetryPolicy};
-pub use engine::{Error, FailurePolicy, Runtime};
 pub use processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
+pub use runtime::{Error, FailurePolicy, Runtime};
 pub use stdio::SignalHandling;
+pub use watchdog::TIMEOUT_VARIABLE;
+pub use watermark::{Ticket, Watermark};
 
 /// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes
 /// stdin; then returns `Ok(())`.

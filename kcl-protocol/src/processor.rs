@@ -12,6 +12,7 @@
 
 use crate::checkpoint::{Checkpointer, RetryPolicy};
 use crate::record::{ExtendedSequenceNumber, Record};
+use crate::watermark::NOT_DELIVERED;
 
 /// The error type callbacks return: any error that can cross threads. `?` converts most errors
 /// into it, including [`CheckpointError`](crate::CheckpointError), `std::io::Error` and
@@ -54,13 +55,20 @@ pub trait Processor {
     /// The default does exactly that: [`Checkpointer::checkpoint`], retrying throttling with
     /// [`RetryPolicy::default`]. If an override returns `Ok` without a successful `SHARD_END`
     /// checkpoint, the library makes it on the processor's behalf and logs a warning.
+    ///
+    /// With a [`Watermark`](crate::Watermark) the default leaves `SHARD_END` to the engine, which
+    /// makes it once every delivered record is marked done (waiting up to
+    /// [`Runtime::watermark_wait`](crate::Runtime::watermark_wait)).
     fn shard_ended(
         &mut self,
         input: &ShardEndedInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let _ = input;
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        // With a watermark the engine makes it, once every record is marked done.
+        if !checkpointer.watermark_in_use() {
+            RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        }
         Ok(())
     }
 
@@ -144,8 +152,8 @@ impl<P: Processor + ?Sized> Processor for Box<P> {
 /// Input of [`Processor::initialize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitializeInput {
-    pub(crate) shard_id: String,
-    pub(crate) checkpoint: Option<ExtendedSequenceNumber>,
+    shard_id: String,
+    checkpoint: Option<ExtendedSequenceNumber>,
 }
 
 impl InitializeInput {
@@ -175,11 +183,14 @@ impl InitializeInput {
 /// record once warmed up); clone what must outlive the callback.
 #[derive(Debug, Clone, Default)]
 pub struct ProcessRecordsInput {
-    pub(crate) shard_id: String,
+    shard_id: String,
     /// Slots; only the first `len` belong to the current batch, the rest keep their buffers.
-    pub(crate) slots: Vec<Record>,
-    pub(crate) len: usize,
-    pub(crate) millis_behind_latest: Option<u64>,
+    slots: Vec<Record>,
+    len: usize,
+    millis_behind_latest: Option<u64>,
+    /// Delivery index of the first record of this batch, and of the first record of the next one.
+    first_delivery: u64,
+    next_delivery: u64,
 }
 
 impl ProcessRecordsInput {
@@ -195,6 +206,9 @@ impl ProcessRecordsInput {
             slots: records,
             len,
             millis_behind_latest,
+            // Records built by hand are not tracked by any watermark.
+            first_delivery: NOT_DELIVERED,
+            next_delivery: NOT_DELIVERED,
         }
     }
 
@@ -213,14 +227,101 @@ impl ProcessRecordsInput {
     pub fn shard_id(&self) -> &str {
         &self.shard_id
     }
+
+    // Filling, by the wire parser: `begin_batch`, then `next_slot` once per record, then `finish`.
+    // A parse that fails half-way simply starts again with `begin_batch`.
+
+    /// Names the shard (once, at `initialize`).
+    pub(crate) fn set_shard_id(&mut self, shard_id: &str) {
+        self.shard_id.clear();
+        self.shard_id.push_str(shard_id);
+    }
+
+    /// Starts a new batch: no records, no `millisBehindLatest`. The slots keep their buffers.
+    pub(crate) fn begin_batch(&mut self) {
+        self.len = 0;
+        self.millis_behind_latest = None;
+    }
+
+    /// The next record of the batch, emptied for filling: a reused slot when there is one.
+    #[inline]
+    pub(crate) fn next_slot(&mut self) -> &mut Record {
+        if self.len == self.slots.len() {
+            self.add_slot();
+        }
+        let slot = &mut self.slots[self.len];
+        slot.reset();
+        // Numbered from where the previous batch ended; a parse that starts again renumbers the
+        // same way, and only `finish` moves on.
+        slot.set_delivery(self.next_delivery.saturating_add(self.len as u64));
+        self.len += 1;
+        slot
+    }
+
+    /// Only while the engine warms up (or a batch is bigger than every one before).
+    #[cold]
+    fn add_slot(&mut self) {
+        self.slots.push(Record::default());
+    }
+
+    /// Completes the batch that `next_slot` filled.
+    pub(crate) fn finish(&mut self, millis_behind_latest: Option<u64>) {
+        self.millis_behind_latest = millis_behind_latest;
+        self.first_delivery = self.next_delivery;
+        self.next_delivery = self.next_delivery.saturating_add(self.len as u64);
+    }
+
+    /// Gives back the slots (and their buffers) a much bigger batch left behind: after a catch-up
+    /// batch of 10,000 records the next ordinary batch releases them. Keeps twice this batch's
+    /// records plus [`SPARE_SLOTS`], so steady or slowly changing batch sizes never reallocate.
+    /// Returns whether memory was released.
+    #[inline]
+    pub(crate) fn release_excess_slots(&mut self) -> bool {
+        let keep = 2 * self.len + SPARE_SLOTS;
+        if self.slots.len() <= keep {
+            return false;
+        }
+        self.slots.truncate(keep);
+        self.slots.shrink_to_fit();
+        true
+    }
+
+    /// Gives back data buffers sized for much bigger records than the slots hold now (above
+    /// 64 KiB and 4x the record, or any above 64 KiB in a spare slot). It walks every slot, so
+    /// the engine calls it only when the batch's line was much shorter than an earlier one (the
+    /// only way records can have become much smaller); steady batches never pay for the walk.
+    /// Returns whether memory was released.
+    pub(crate) fn release_oversized_buffers(&mut self) -> bool {
+        let mut released = false;
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            released |= slot.release_oversized_data(index >= self.len);
+        }
+        released
+    }
+
+    /// The delivery indices of this batch's records: `first..end`.
+    pub(crate) fn deliveries(&self) -> (u64, u64) {
+        (
+            self.first_delivery,
+            self.first_delivery.saturating_add(self.len as u64),
+        )
+    }
+
+    /// The delivery index the next batch's first record will get.
+    pub(crate) fn next_delivery(&self) -> u64 {
+        self.next_delivery
+    }
 }
+
+/// Slots kept beyond twice the current batch by [`ProcessRecordsInput::release_excess`].
+const SPARE_SLOTS: usize = 64;
 
 macro_rules! shard_only_input {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name {
-            pub(crate) shard_id: String,
+            shard_id: String,
         }
 
         impl $name {
@@ -249,3 +350,56 @@ shard_only_input!(
     /// Input of [`Processor::shutdown_requested`].
     ShutdownRequestedInput
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fill(batch: &mut ProcessRecordsInput, records: usize, data: &[u8]) {
+        batch.begin_batch();
+        for index in 0..records {
+            let slot = batch.next_slot();
+            slot.set_data_from_base64(data).unwrap();
+            slot.set_sequence_number(&index.to_string()).unwrap();
+        }
+        batch.finish(None);
+    }
+
+    #[test]
+    fn slots_a_big_batch_left_behind_are_released_at_the_next_small_one() {
+        let mut batch = ProcessRecordsInput::default();
+        fill(&mut batch, 10_000, b"eHh4eA==");
+        assert!(!batch.release_excess_slots(), "the batch uses every slot");
+        fill(&mut batch, 10, b"eXl5eQ==");
+        assert!(batch.release_excess_slots());
+        assert_eq!(batch.slots.len(), 2 * 10 + SPARE_SLOTS);
+        assert!(batch.slots.capacity() < 1000);
+        assert_eq!(batch.records().len(), 10);
+        assert!(batch.records().iter().all(|r| r.data() == b"yyyy"));
+        assert_eq!(batch.records()[9].sequence_number().as_str(), "9");
+        assert!(!batch.release_excess_slots(), "once is enough");
+        // Slots that held big records give their buffers back once they hold small ones, and
+        // spare slots once nothing needs them.
+        let big = base64_simd::STANDARD.encode_to_string(vec![7u8; 512 * 1024]);
+        fill(&mut batch, 2, big.as_bytes());
+        assert!(
+            !batch.release_oversized_buffers(),
+            "the big records need their buffers"
+        );
+        fill(&mut batch, 1, b"eA==");
+        assert!(batch.release_oversized_buffers(), "now they do not");
+        assert!(!batch.release_oversized_buffers(), "once is enough");
+        assert_eq!(batch.records()[0].data(), b"x");
+        // Delivery indices go on counting across batches.
+        assert_eq!(batch.deliveries(), (10_012, 10_013));
+    }
+
+    #[test]
+    fn steady_or_slowly_changing_batches_keep_their_slots() {
+        let mut batch = ProcessRecordsInput::default();
+        for records in [1000, 990, 1000, 600, 1000] {
+            fill(&mut batch, records, b"eA==");
+            assert!(!batch.release_excess_slots(), "{records}");
+        }
+    }
+}

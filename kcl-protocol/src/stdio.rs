@@ -31,6 +31,15 @@ pub enum SignalHandling {
     Inherit,
 }
 
+/// Whether [`protocol_output`] moves stdout out of everyone else's reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StdoutGuard {
+    /// A private duplicate of stdout for the protocol; descriptor 1 points at stderr (Unix).
+    Private,
+    /// The process's stdout, shared with everything else that prints.
+    Shared,
+}
+
 /// Where protocol messages go.
 pub(crate) enum ProtocolOutput {
     /// A private duplicate of the original stdout.
@@ -70,11 +79,11 @@ impl Write for ProtocolOutput {
     }
 }
 
-/// Returns the channel for protocol messages; with `guard` (Unix), first moves stdout out of
-/// everyone else's reach as described in the module docs. Safe to call more than once: the
-/// original stdout is saved the first time and duplicated again afterwards.
-pub(crate) fn protocol_output(guard: bool) -> io::Result<ProtocolOutput> {
-    if !guard {
+/// Returns the channel for protocol messages; with [`StdoutGuard::Private`] (Unix), first moves
+/// stdout out of everyone else's reach as described in the module docs. Safe to call more than
+/// once: the original stdout is saved the first time and duplicated again afterwards.
+pub(crate) fn protocol_output(guard: StdoutGuard) -> io::Result<ProtocolOutput> {
+    if guard == StdoutGuard::Shared {
         return Ok(ProtocolOutput::Shared(io::stdout()));
     }
     #[cfg(unix)]
@@ -137,9 +146,7 @@ mod unix {
                 let fd = duplicate(1).map_err(|error| {
                     io::Error::new(
                         error.kind(),
-                        format!(
-                            "stdout (descriptor 1) cannot be duplicated ({error}); is it closed?"
-                        ),
+                        format!("cannot duplicate stdout (descriptor 1): {error}"),
                     )
                 })?;
                 // SAFETY: dup2 atomically replaces descriptor 1 with a copy of descriptor 2; no
@@ -150,7 +157,7 @@ mod unix {
                     unsafe { libc::close(fd) };
                     return Err(io::Error::new(
                         error.kind(),
-                        format!("cannot point stdout at stderr ({error}); is stderr closed?"),
+                        format!("cannot point stdout (descriptor 1) at stderr: {error}"),
                     ));
                 }
                 *saved = Some(fd);

@@ -12,7 +12,8 @@
 //! - `! CALLBACK: STEP; STEP`: what the scripted processor does the next time CALLBACK runs
 //!   (`initialize`, `process_records`, `lease_lost`, `shard_ended`, `shutdown_requested`). Steps:
 //!   `checkpoint`, `checkpoint-at SEQ [SUB]`, `checkpoint-last`, `retry-checkpoint`, `nothing`,
-//!   `fail`, `panic`. Without a plan a callback does nothing, except `shard_ended`, which does what
+//!   `fail`, `panic`. A checkpoint step ending in `?` returns its error from the callback, as `?`
+//!   would; without it the error is only noted. Without a plan a callback does nothing, except `shard_ended`, which does what
 //!   the trait's default does (`retry-checkpoint`).
 //! - `@crlf`: end every input line with `\r\n`. `@policy skip-batch`: `FailurePolicy::SkipBatch`.
 //!   `@result ok|Protocol|Callback|Panic|Read|Write`: what `run_with_io` must return (default ok).
@@ -88,6 +89,10 @@ impl Scripted {
         input: Option<&ProcessRecordsInput>,
     ) -> Result<(), BoxError> {
         for step in steps {
+            let (step, propagate) = match step.strip_suffix('?') {
+                Some(step) => (step, true),
+                None => (step.as_str(), false),
+            };
             let words: Vec<&str> = step.split_whitespace().collect();
             let result = match (words.as_slice(), checkpointer.as_deref_mut()) {
                 (["nothing"], _) => continue,
@@ -110,6 +115,9 @@ impl Scripted {
                 (other, _) => panic!("bad plan step {other:?} (or no checkpointer here)"),
             };
             self.note(format!("checkpoint -> {}", describe(&result)));
+            if propagate {
+                result?;
+            }
         }
         Ok(())
     }

@@ -91,9 +91,11 @@ fn scripted_replies_drive_retries_and_the_processor_can_be_inspected() {
 
 #[test]
 fn a_non_retryable_checkpoint_error_with_the_default_policy_stops_the_processor() {
+    // InvalidStateException: the lease table is missing. (ShutdownException, a lost lease, is not
+    // a failure: tests/lease_loss.rs.)
     let transcript = FakeDaemon::new("s")
         .process_records([TestRecord::new("1", "x")])
-        .reply_to_next_checkpoint(CheckpointReply::error("ShutdownException"))
+        .reply_to_next_checkpoint(CheckpointReply::error("InvalidStateException"))
         .lease_lost()
         .run(Collecting::default());
     assert_eq!(
@@ -107,7 +109,7 @@ fn a_non_retryable_checkpoint_error_with_the_default_policy_stops_the_processor(
             assert_eq!(*action, "processRecords");
             assert!(matches!(
                 source.downcast_ref::<CheckpointError>(),
-                Some(CheckpointError::Shutdown)
+                Some(CheckpointError::InvalidState)
             ));
         }
         other => panic!("unexpected result {other:?}"),

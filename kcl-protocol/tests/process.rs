@@ -275,3 +275,82 @@ fn processes_the_processor_starts_do_not_inherit_the_protocol_pipe() {
         "{transcript}"
     );
 }
+
+#[test]
+fn a_lease_lost_mid_batch_is_acknowledged_and_the_child_exits_zero_at_eof() {
+    // The processor returns the refused checkpoint with `?` (`checkpoint` mode), as the samples
+    // teach. The default failure policy (Exit) must not apply: the child acknowledges, keeps
+    // serving the daemon, does not ask again, and exits 0 when stdin closes.
+    let daemon = FakeDaemon::new("shardId-000000000011")
+        .process_records([TestRecord::new("20", "x")])
+        .reply_to_next_checkpoint(CheckpointReply::error("ShutdownException"))
+        .process_records([TestRecord::new("21", "y")])
+        .lease_lost()
+        .timeout(Duration::from_secs(20));
+    let transcript = run(daemon, processor("checkpoint"));
+    assert!(transcript.completed(), "{transcript}");
+    assert_eq!(
+        transcript.statuses(),
+        [
+            "initialize",
+            "processRecords",
+            "processRecords",
+            "leaseLost"
+        ]
+    );
+    assert_eq!(
+        transcript.checkpoints(),
+        [(Some("20".to_owned()), Some(0))],
+        "the second batch's checkpoint must fail without a request: {transcript}"
+    );
+    assert_eq!(
+        transcript.exit_status().unwrap().code(),
+        Some(0),
+        "{transcript}"
+    );
+    let stderr = transcript.stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("ShutdownException"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "one WARN line: {transcript}");
+    assert!(warnings[0].contains("shardId-000000000011"), "{transcript}");
+    assert!(!stderr.contains("ERROR"), "no error logged: {transcript}");
+}
+
+#[test]
+fn the_daemons_timeout_from_the_environment_makes_slow_callbacks_visible() {
+    let daemon = || {
+        FakeDaemon::new("shardId-000000000012")
+            .process_records([TestRecord::new("30", "x")])
+            .timeout(Duration::from_secs(20))
+    };
+    let mut command = processor("slow");
+    command.env("KCL_TIMEOUT_IN_SECONDS", "1");
+    let transcript = run(daemon(), command);
+    assert!(transcript.completed(), "{transcript}");
+    let warnings: Vec<&str> = transcript
+        .stderr()
+        .lines()
+        .filter(|line| line.contains("WARN") && line.contains("kept the daemon waiting"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{transcript}");
+    assert!(warnings[0].contains("shardId-000000000012"), "{transcript}");
+    assert!(warnings[0].contains("processRecords"), "{transcript}");
+
+    // A value that is not a positive whole number of seconds is ignored, with one warning.
+    for value in ["abc", "0"] {
+        let mut command = processor("");
+        command.env("KCL_TIMEOUT_IN_SECONDS", value);
+        let transcript = run(daemon(), command);
+        assert!(transcript.completed(), "{value}: {transcript}");
+        assert_eq!(
+            transcript
+                .stderr()
+                .matches("ignoring KCL_TIMEOUT_IN_SECONDS")
+                .count(),
+            1,
+            "{value}: {transcript}"
+        );
+    }
+}

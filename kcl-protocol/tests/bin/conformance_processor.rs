@@ -11,7 +11,8 @@
 //! - `list-fds`: in `initialize`, run `ls /proc/self/fd` as a child process and print what it
 //!   sees on stderr (the protocol's private stdout must not leak into processes we start);
 //! - `sigterm` / `sigint`: send that signal to this process in `process_records` (as a terminal or
-//!   supervisor signalling the process group would).
+//!   supervisor signalling the process group would);
+//! - `slow`: sleep 1.2 s in `process_records`.
 
 use kcl_protocol::{
     BoxError, Checkpointer, FailurePolicy, InitializeInput, LeaseLostInput, ProcessRecordsInput,
@@ -73,6 +74,9 @@ impl Processor for Scripted {
                     .status()?;
                 eprintln!("sent {signal} to myself: {status}");
             }
+        }
+        if self.has("slow") {
+            std::thread::sleep(std::time::Duration::from_millis(1200));
         }
         if self.has("error") {
             return Err(format!("scripted failure on {} records", input.records().len()).into());

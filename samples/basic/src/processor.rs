@@ -68,6 +68,9 @@ impl Processor for BasicProcessor {
         }
         self.records += records.len() as u64;
         // Everything in the batch is handled (logged), so the whole batch can be checkpointed.
+        // Returning a refused checkpoint with `?` is fine: if the lease moved to another worker
+        // (ShutdownException), kcl-protocol logs it once and keeps the child running until the
+        // daemon ends it; other errors apply the failure policy.
         if let Some(last) = records.last() {
             self.retry
                 .retry(|| checkpointer.checkpoint_at_record(last))?;
@@ -183,5 +186,29 @@ mod tests {
             .run(quick());
         assert!(!transcript.completed(), "{transcript}");
         assert!(transcript.processor_result().unwrap().is_err());
+    }
+
+    #[test]
+    fn a_lease_lost_mid_batch_keeps_the_child_running() {
+        // Another worker took the lease: the checkpoint is refused and returned with `?`, and the
+        // child still acknowledges everything until the daemon ends it.
+        let transcript = FakeDaemon::new("shardId-000000000000")
+            .process_records([reading("9")])
+            .reply_to_next_checkpoint(CheckpointReply::error("ShutdownException"))
+            .process_records([reading("10")])
+            .lease_lost()
+            .run(quick());
+        assert!(transcript.completed(), "{transcript}");
+        assert!(transcript.processor_result().unwrap().is_ok());
+        assert_eq!(
+            transcript.statuses(),
+            [
+                "initialize",
+                "processRecords",
+                "processRecords",
+                "leaseLost"
+            ]
+        );
+        assert_eq!(transcript.checkpoints().len(), 1, "not asked again");
     }
 }

@@ -1,29 +1,40 @@
-//! The click-stream consumer's record processor: buffer, upload to S3, then checkpoint.
+//! The click-stream consumer's record processor: buffer, upload to S3 in the background, and let
+//! kcl-protocol checkpoint what is uploaded.
 //!
-//! The data-safety rules, in the order they matter:
-//! * a checkpoint is made only after the upload of every record up to it succeeded, at the last
-//!   record of the uploaded buffer;
-//! * `shardEnded` uploads what is buffered, then checkpoints `SHARD_END`;
-//! * `shutdownRequested` uploads what is buffered, then checkpoints (the next owner starts after
-//!   it);
-//! * `leaseLost` never checkpoints: it drops the buffer, and the next owner reads those records
-//!   again from the last checkpoint;
-//! * an upload that still fails after [`UploadRetry`]'s attempts is returned as an error, so
-//!   kcl-protocol's failure policy applies: nothing past the last checkpoint is lost, the records
-//!   are delivered again.
+//! The processor keeps receiving while buffers upload: a full (or old) buffer goes to an
+//! uploader task, which uploads buffers one at a time, in order, and then marks the buffer's last
+//! record done on kcl-protocol's [`Watermark`] ([`Ticket::done_up_to`]: uploads finish in order,
+//! so everything before it is uploaded too). The library checkpoints the watermark after every
+//! batch, and after waiting for the rest at shutdown and shard end. The data-safety rules, in the
+//! order they matter:
+//! * a record is checkpointed only once the object holding it, and every object before it, is
+//!   stored: the watermark never passes a record that is not marked done;
+//! * `shardEnded` uploads what is buffered, waits for the uploads, and leaves the `SHARD_END`
+//!   checkpoint to the library, which makes it once every record is done;
+//! * `shutdownRequested` does the same, and the library checkpoints the last uploaded record
+//!   (the next owner starts after it);
+//! * `leaseLost` drops the buffer and stops uploading: the next owner reads those records again
+//!   from the last checkpoint;
+//! * an upload that still fails after [`UploadRetry`]'s attempts stops the uploader, and the next
+//!   callback returns its error, so kcl-protocol's failure policy applies: nothing past the last
+//!   checkpoint is lost, the records are delivered again.
 //!
 //! Delivery is at-least-once: after a restart the records since the last checkpoint are uploaded
 //! again (same key, same content when the buffer boundaries repeat).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kcl_protocol::asynchronous::AsyncProcessor;
 use kcl_protocol::{
-    BoxError, CheckpointError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput,
-    RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
+    BoxError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput, ShardEndedInput,
+    ShutdownRequestedInput, Ticket, Watermark,
 };
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
-use crate::buffer::{Batch, ShardBuffer};
+use crate::buffer::ShardBuffer;
 use crate::sink::{ObjectSink, UploadRetry};
 
 /// The consumer's knobs (all have the official sample's defaults).
@@ -39,8 +50,11 @@ pub struct ConsumerSettings {
     pub max_age: Duration,
     /// Retries of a failed upload.
     pub upload_retry: UploadRetry,
-    /// Retries of a throttled checkpoint.
-    pub checkpoint_retry: RetryPolicy,
+    /// Full buffers waiting for the uploader before `process_records` waits for it (default 2).
+    pub queued_uploads: usize,
+    /// How long `shutdown_requested` and `shard_ended` wait for the uploads still to do
+    /// (default 15 s; keep it below the daemon's `shutdownGraceMillis`).
+    pub final_wait: Duration,
 }
 
 impl Default for ConsumerSettings {
@@ -50,20 +64,47 @@ impl Default for ConsumerSettings {
             max_bytes: 1024 * 1024,
             max_age: Duration::from_secs(60),
             upload_retry: UploadRetry::default(),
-            checkpoint_retry: RetryPolicy::default(),
+            queued_uploads: 2,
+            final_wait: Duration::from_secs(15),
         }
     }
 }
 
+/// What the uploader shares with the processor.
+#[derive(Debug, Default)]
+struct Progress {
+    uploaded_records: AtomicU64,
+    uploaded_objects: AtomicU64,
+    /// Why the uploader stopped, if an upload failed for good.
+    failure: Mutex<Option<String>>,
+}
+
+/// One buffer on its way to the sink, with the ticket of its last record.
+struct Upload {
+    key: String,
+    body: Vec<u8>,
+    records: usize,
+    last: Ticket,
+}
+
+/// The uploader task and its queue.
+struct Uploader {
+    queue: mpsc::Sender<Upload>,
+    task: JoinHandle<()>,
+}
+
 /// Buffers one shard's records and uploads them to an [`ObjectSink`] (S3 in the binary).
-#[derive(Debug)]
 pub struct ClickstreamProcessor<S> {
-    sink: S,
+    /// Moved into the uploader task when it starts.
+    sink: Option<S>,
     settings: ConsumerSettings,
     buffer: ShardBuffer,
+    /// The ticket of the buffer's last record.
+    last_ticket: Option<Ticket>,
+    watermark: Option<Watermark>,
+    uploader: Option<Uploader>,
+    progress: Arc<Progress>,
     shard_id: String,
-    uploaded_records: u64,
-    uploaded_objects: u64,
 }
 
 impl<S: ObjectSink> ClickstreamProcessor<S> {
@@ -71,73 +112,129 @@ impl<S: ObjectSink> ClickstreamProcessor<S> {
     pub fn new(sink: S, settings: ConsumerSettings) -> Self {
         ClickstreamProcessor {
             buffer: ShardBuffer::new(settings.max_bytes, settings.max_age),
-            sink,
+            sink: Some(sink),
             settings,
+            last_ticket: None,
+            watermark: None,
+            uploader: None,
+            progress: Arc::default(),
             shard_id: String::new(),
-            uploaded_records: 0,
-            uploaded_objects: 0,
         }
-    }
-
-    /// The sink (for tests that inspect what was uploaded).
-    pub fn sink(&self) -> &S {
-        &self.sink
     }
 
     /// Records uploaded so far by this processor.
     pub fn uploaded_records(&self) -> u64 {
-        self.uploaded_records
+        self.progress.uploaded_records.load(Ordering::Relaxed)
     }
 
     /// Objects uploaded so far by this processor.
     pub fn uploaded_objects(&self) -> u64 {
-        self.uploaded_objects
+        self.progress.uploaded_objects.load(Ordering::Relaxed)
     }
 
-    /// Records buffered and not uploaded yet.
+    /// Records buffered and not handed to the uploader yet.
     pub fn buffered_records(&self) -> usize {
         self.buffer.len()
     }
 
-    /// Uploads the buffer, if anything is in it; returns the uploaded batch.
-    async fn upload(&mut self) -> Result<Option<Batch>, BoxError> {
-        let Some(batch) = self.buffer.take() else {
-            return Ok(None);
-        };
-        let key = batch.key(&self.settings.key_prefix, &self.shard_id);
-        self.settings
-            .upload_retry
-            .put(&mut self.sink, &key, &batch.body)
-            .await?;
-        self.uploaded_records += batch.records as u64;
-        self.uploaded_objects += 1;
-        tracing::info!(
-            key,
-            records = batch.records,
-            bytes = batch.body.len(),
-            "uploaded"
-        );
-        Ok(Some(batch))
+    /// The uploader's failure, as an error for the current callback.
+    fn check_uploads(&self) -> Result<(), BoxError> {
+        match &*self
+            .progress
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            Some(failure) => Err(failure.clone().into()),
+            None => Ok(()),
+        }
     }
 
-    /// Uploads the buffer and checkpoints at its last record.
-    async fn flush(&mut self, checkpointer: &mut Checkpointer<'_>) -> Result<(), BoxError> {
-        let Some(batch) = self.upload().await? else {
+    /// Starts the uploader on the current runtime, once.
+    fn uploader(&mut self) -> Result<&Uploader, BoxError> {
+        if self.uploader.is_none() {
+            let sink = self.sink.take().ok_or("the uploader was stopped")?;
+            let (queue, pending) = mpsc::channel(self.settings.queued_uploads.max(1));
+            let task = tokio::spawn(upload_in_order(
+                sink,
+                self.settings.upload_retry,
+                pending,
+                Arc::clone(&self.progress),
+            ));
+            self.uploader = Some(Uploader { queue, task });
+        }
+        Ok(self.uploader.as_ref().expect("started above"))
+    }
+
+    /// Hands the buffer, if anything is in it, to the uploader (waiting while its queue is full).
+    async fn flush(&mut self) -> Result<(), BoxError> {
+        let Some(batch) = self.buffer.take() else {
             return Ok(());
         };
-        let result = self.settings.checkpoint_retry.retry(|| {
-            checkpointer.checkpoint_at_sub_sequence(&batch.last, batch.last_sub_sequence)
-        });
-        match result {
-            Ok(()) => Ok(()),
-            // The lease moved on: the object is stored, and the next owner starts from the
-            // previous checkpoint (so some records reach S3 twice, which at-least-once allows).
-            Err(CheckpointError::Shutdown) => {
-                tracing::warn!("checkpoint refused: the lease is being given up");
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
+        let last = self
+            .last_ticket
+            .take()
+            .ok_or("a buffered record without a ticket")?;
+        let upload = Upload {
+            key: batch.key(&self.settings.key_prefix, &self.shard_id),
+            body: batch.body,
+            records: batch.records,
+            last,
+        };
+        let queue = self.uploader()?.queue.clone();
+        if queue.send(upload).await.is_err() {
+            // The uploader stopped: it failed (the error says why).
+            self.check_uploads()?;
+            return Err("the uploader stopped".into());
         }
+        Ok(())
+    }
+
+    /// Uploads what is buffered and waits (up to the final wait) until every upload is done;
+    /// returns the uploader's failure, if any. No upload follows: the lease ends after this.
+    async fn finish_uploads(&mut self) -> Result<(), BoxError> {
+        self.flush().await?;
+        if let Some(Uploader { queue, task }) = self.uploader.take() {
+            // Closing the queue lets the uploader finish what is queued, then end.
+            drop(queue);
+            match tokio::time::timeout(self.settings.final_wait, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(format!("the uploader failed: {error}").into()),
+                Err(_) => tracing::warn!(
+                    "uploads still running after {:?}; the library checkpoints what is done",
+                    self.settings.final_wait
+                ),
+            }
+        }
+        self.check_uploads()
+    }
+}
+
+/// The uploader task: one buffer at a time, in order, each marked done once stored.
+async fn upload_in_order<S: ObjectSink>(
+    mut sink: S,
+    retry: UploadRetry,
+    mut pending: mpsc::Receiver<Upload>,
+    progress: Arc<Progress>,
+) {
+    while let Some(upload) = pending.recv().await {
+        if let Err(error) = retry.put(&mut sink, &upload.key, &upload.body).await {
+            tracing::error!("{error}; no further upload");
+            *progress.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
+            return;
+        }
+        // Uploads finish in order, so every record up to this one is stored.
+        upload.last.done_up_to();
+        progress
+            .uploaded_records
+            .fetch_add(upload.records as u64, Ordering::Relaxed);
+        progress.uploaded_objects.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            key = upload.key,
+            records = upload.records,
+            bytes = upload.body.len(),
+            "uploaded"
+        );
     }
 }
 
@@ -156,27 +253,38 @@ impl<S: ObjectSink> AsyncProcessor for ClickstreamProcessor<S> {
         input: &ProcessRecordsInput,
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
+        // An upload that failed for good fails this batch: the failure policy applies.
+        self.check_uploads()?;
         if self.shard_id.is_empty() {
             self.shard_id = input.shard_id().to_owned();
         }
+        let watermark = self
+            .watermark
+            .get_or_insert_with(|| checkpointer.watermark())
+            .clone();
         for record in input.records() {
             let line = ShardBuffer::encode(record);
             if !self.buffer.fits(line.len()) {
-                self.flush(checkpointer).await?;
+                self.flush().await?;
             }
             self.buffer.push_line(record, &line, Instant::now());
+            self.last_ticket = Some(watermark.track(record));
         }
         if self.buffer.is_due(Instant::now()) {
-            self.flush(checkpointer).await?;
+            self.flush().await?;
         }
+        // No checkpoint here: the library checkpoints what the uploader has marked done.
         Ok(())
     }
 
     async fn lease_lost(&mut self, _input: &LeaseLostInput) -> Result<(), BoxError> {
         let dropped = self.buffer.clear();
+        if let Some(uploader) = self.uploader.take() {
+            uploader.task.abort();
+        }
         tracing::info!(
             dropped,
-            uploaded = self.uploaded_records,
+            uploaded = self.uploaded_records(),
             "lease lost; buffered records are left to the next owner"
         );
         Ok(())
@@ -185,16 +293,13 @@ impl<S: ObjectSink> AsyncProcessor for ClickstreamProcessor<S> {
     async fn shard_ended(
         &mut self,
         _input: &ShardEndedInput,
-        checkpointer: &mut Checkpointer<'_>,
+        _checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        // SHARD_END covers every record, so the upload is enough; no checkpoint in between.
-        self.upload().await?;
-        self.settings
-            .checkpoint_retry
-            .retry(|| checkpointer.checkpoint())?;
+        // SHARD_END covers every record: the library makes it once all of them are uploaded.
+        self.finish_uploads().await?;
         tracing::info!(
-            uploaded = self.uploaded_records,
-            "shard ended; checkpointed SHARD_END"
+            uploaded = self.uploaded_records(),
+            "shard ended; everything uploaded"
         );
         Ok(())
     }
@@ -202,300 +307,26 @@ impl<S: ObjectSink> AsyncProcessor for ClickstreamProcessor<S> {
     async fn shutdown_requested(
         &mut self,
         _input: &ShutdownRequestedInput,
-        checkpointer: &mut Checkpointer<'_>,
+        _checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
-        self.flush(checkpointer).await?;
+        self.finish_uploads().await?;
         tracing::info!(
-            uploaded = self.uploaded_records,
-            "shutdown requested; flushed"
+            uploaded = self.uploaded_records(),
+            "shutdown requested; everything uploaded"
         );
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kcl_protocol::asynchronous::BlockOn;
-    use kcl_protocol::testing::{CheckpointReply, FakeDaemon, TestRecord};
-
-    use crate::object::{decode_body, parse_object_key};
-
-    const SHARD: &str = "shardId-000000000007";
-
-    /// An in-memory stand-in for S3 that can be told to fail.
-    #[derive(Debug, Default)]
-    struct MemorySink {
-        objects: Vec<(String, Vec<u8>)>,
-        failures_left: u32,
-        calls: u32,
-    }
-
-    impl ObjectSink for MemorySink {
-        async fn put(&mut self, key: &str, body: &[u8]) -> Result<(), BoxError> {
-            self.calls += 1;
-            if self.failures_left > 0 {
-                self.failures_left -= 1;
-                return Err("InternalError: We encountered an internal error".into());
-            }
-            self.objects.push((key.to_owned(), body.to_vec()));
-            Ok(())
-        }
-    }
-
-    impl MemorySink {
-        fn failing(failures: u32) -> Self {
-            MemorySink {
-                failures_left: failures,
-                ..Self::default()
-            }
-        }
-
-        /// (key, sequence numbers stored in it) per object.
-        fn contents(&self) -> Vec<(String, Vec<String>)> {
-            self.objects
-                .iter()
-                .map(|(key, body)| {
-                    let seqs = decode_body(body)
-                        .unwrap()
-                        .into_iter()
-                        .map(|r| r.sequence_number)
-                        .collect();
-                    (key.clone(), seqs)
-                })
-                .collect()
-        }
-    }
-
-    fn settings(max_bytes: usize, max_age: Duration) -> ConsumerSettings {
-        let quick = UploadRetry {
-            attempts: 3,
-            initial_backoff: Duration::ZERO,
-            max_backoff: Duration::ZERO,
-        };
-        ConsumerSettings {
-            key_prefix: String::new(),
-            max_bytes,
-            max_age,
-            upload_retry: quick,
-            checkpoint_retry: RetryPolicy::default().initial_backoff(Duration::ZERO),
-        }
-    }
-
-    fn processor(
-        sink: MemorySink,
-        settings: ConsumerSettings,
-    ) -> BlockOn<ClickstreamProcessor<MemorySink>> {
-        BlockOn::new(ClickstreamProcessor::new(sink, settings)).unwrap()
-    }
-
-    fn click(seq: &str) -> TestRecord {
-        TestRecord::new(
-            seq,
-            format!(r#"{{"resource":"resource-{seq}","referrer":"http://www.bing.com"}}"#),
-        )
-        .partition_key(format!("resource-{seq}"))
-    }
-
-    fn checkpoint(seq: &str) -> (Option<String>, Option<u64>) {
-        (Some(seq.to_owned()), Some(0))
-    }
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn full_buffers_are_uploaded_then_checkpointed_at_their_last_record() {
-        // Each encoded click is ~150 bytes: a 400-byte limit holds two of them.
-        let mut p = processor(MemorySink::default(), settings(400, HOUR));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("1"), click("2"), click("3")])
-            .process_records([click("4"), click("5")])
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        let objects = p.processor().sink().contents();
-        assert_eq!(
-            objects,
-            [
-                (format!("{SHARD}/1-2"), vec!["1".to_owned(), "2".to_owned()]),
-                (format!("{SHARD}/3-4"), vec!["3".to_owned(), "4".to_owned()]),
-            ]
-        );
-        assert_eq!(transcript.checkpoints(), [checkpoint("2"), checkpoint("4")]);
-        assert_eq!(
-            p.processor().buffered_records(),
-            1,
-            "record 5 waits for more"
-        );
-    }
-
-    #[test]
-    fn nothing_is_checkpointed_while_records_are_only_buffered() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, HOUR));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("1"), click("2")])
-            .process_records([])
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert!(transcript.checkpoints().is_empty());
-        assert!(p.processor().sink().objects.is_empty());
-    }
-
-    #[test]
-    fn an_old_buffer_is_flushed_even_by_an_empty_batch() {
-        // max_age 0: everything is due at once, including on the empty batch a quiet shard gets
-        // with callProcessRecordsEvenForEmptyRecordList.
-        let mut p = processor(MemorySink::default(), settings(1 << 20, Duration::ZERO));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("10"), click("11")])
-            .process_records([])
-            .process_records([click("12")])
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(
-            transcript.checkpoints(),
-            [checkpoint("11"), checkpoint("12")]
-        );
-        let keys: Vec<_> = p
-            .processor()
-            .sink()
-            .contents()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        assert_eq!(keys, [format!("{SHARD}/10-11"), format!("{SHARD}/12-12")]);
-    }
-
-    #[test]
-    fn shutdown_requested_flushes_and_checkpoints() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, HOUR));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("5"), click("6")])
-            .shutdown_requested()
-            .lease_lost()
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(transcript.checkpoints(), [checkpoint("6")]);
-        assert_eq!(p.processor().sink().contents()[0].0, format!("{SHARD}/5-6"));
-        assert_eq!(
-            transcript.statuses(),
-            [
-                "initialize",
-                "processRecords",
-                "shutdownRequested",
-                "leaseLost"
-            ]
-        );
-    }
-
-    #[test]
-    fn shard_end_uploads_then_checkpoints_shard_end() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, HOUR));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("7")])
-            .shard_ended()
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(transcript.checkpoints(), [(None, None)], "SHARD_END only");
-        assert_eq!(
-            p.processor().sink().contents(),
-            [(format!("{SHARD}/7-7"), vec!["7".to_owned()])]
-        );
-    }
-
-    #[test]
-    fn lease_lost_never_uploads_or_checkpoints() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, HOUR));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("1"), click("2")])
-            .lease_lost()
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert!(transcript.checkpoints().is_empty());
-        assert!(p.processor().sink().objects.is_empty());
-        assert_eq!(
-            p.processor().buffered_records(),
-            0,
-            "the buffer is left to the next owner"
-        );
-    }
-
-    #[test]
-    fn a_flaky_upload_is_retried_and_then_checkpointed() {
-        let mut p = processor(MemorySink::failing(2), settings(1 << 20, Duration::ZERO));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("3")])
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(p.processor().sink().calls, 3);
-        assert_eq!(transcript.checkpoints(), [checkpoint("3")]);
-    }
-
-    #[test]
-    fn an_upload_that_keeps_failing_is_an_error_and_never_checkpointed() {
-        let mut p = processor(MemorySink::failing(100), settings(1 << 20, Duration::ZERO));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("3"), click("4")])
-            .run(&mut p);
-        assert!(
-            !transcript.completed(),
-            "the failure policy stops the child: {transcript}"
-        );
-        assert!(
-            transcript.checkpoints().is_empty(),
-            "no checkpoint without a stored object"
-        );
-        let result = transcript.processor_result().unwrap();
-        let message = result.as_ref().unwrap_err().to_string();
-        assert!(message.contains("failed 3 times"), "{message}");
-        assert_eq!(
-            p.processor().sink().calls,
-            3,
-            "three attempts, then give up"
-        );
-        assert_eq!(transcript.statuses(), ["initialize"]);
-    }
-
-    #[test]
-    fn a_throttled_checkpoint_is_retried() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, Duration::ZERO));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("8")])
-            .reply_to_next_checkpoint(CheckpointReply::error("ThrottlingException"))
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(transcript.checkpoints(), [checkpoint("8"), checkpoint("8")]);
-    }
-
-    #[test]
-    fn a_shutdown_exception_on_checkpoint_keeps_the_child_running() {
-        let mut p = processor(MemorySink::default(), settings(1 << 20, Duration::ZERO));
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("8")])
-            .reply_to_next_checkpoint(CheckpointReply::error("ShutdownException"))
-            .lease_lost()
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        assert_eq!(
-            transcript.statuses(),
-            ["initialize", "processRecords", "leaseLost"]
-        );
-    }
-
-    #[test]
-    fn keys_carry_the_prefix_and_parse_back() {
-        let mut s = settings(1 << 20, Duration::ZERO);
-        s.key_prefix = "demo/run-1/".into();
-        let mut p = processor(MemorySink::default(), s);
-        let transcript = FakeDaemon::new(SHARD)
-            .process_records([click("100"), click("205")])
-            .run(&mut p);
-        assert!(transcript.completed(), "{transcript}");
-        let key = &p.processor().sink().objects[0].0;
-        assert_eq!(key, &format!("demo/run-1/{SHARD}/100-205"));
-        let parsed = parse_object_key("demo/run-1/", key).unwrap();
-        assert_eq!(
-            (parsed.shard_id.as_str(), parsed.last.as_str()),
-            (SHARD, "205")
-        );
+impl<S> std::fmt::Debug for ClickstreamProcessor<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickstreamProcessor")
+            .field("shard_id", &self.shard_id)
+            .field("buffered", &self.buffer.len())
+            .field("watermark", &self.watermark)
+            .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,8 +5,9 @@
 //!   [`manifest`] of every record it put.
 //! * `clickstream-consumer` is the record processor the MultiLangDaemon starts once per shard. It
 //!   [buffers](buffer) records up to a size limit (1 MiB by default) or a maximum age, uploads each
-//!   buffer to S3 under `<shardId>/<firstSeq>-<lastSeq>`, and checkpoints only after the upload
-//!   succeeded ([`ClickstreamProcessor`]).
+//!   buffer to S3 under `<shardId>/<firstSeq>-<lastSeq>` in the background while it keeps
+//!   receiving, and lets kcl-protocol checkpoint a record only once its upload succeeded, through
+//!   a watermark ([`ClickstreamProcessor`]).
 //! * `clickstream-verify` checks that every record in a manifest is in S3 and that the lease
 //!   table holds a checkpoint for every shard ([`verify`]).
 //!

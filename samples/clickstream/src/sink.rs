@@ -6,19 +6,16 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use kcl_protocol::BoxError;
 
-/// Stores one object. The consumer checkpoints only after `put` returned `Ok`, so an
-/// implementation must return `Ok` only once the object is durably stored.
-#[allow(async_fn_in_trait)] // Driven on the processor's own thread; no `Send` bound wanted.
-pub trait ObjectSink {
+/// Stores one object. The consumer marks the object's records done (and so lets the library
+/// checkpoint them) only after `put` returned `Ok`, so an implementation must return `Ok` only
+/// once the object is durably stored.
+///
+/// Uploads run on a task of their own while the consumer keeps receiving, so the sink and its
+/// futures are `Send`.
+pub trait ObjectSink: Send + 'static {
     /// Stores `body` under `key`, replacing any object already there (uploads are idempotent:
     /// a batch read again after a restart has the same key and content).
-    async fn put(&mut self, key: &str, body: &[u8]) -> Result<(), BoxError>;
-}
-
-impl<S: ObjectSink + ?Sized> ObjectSink for &mut S {
-    async fn put(&mut self, key: &str, body: &[u8]) -> Result<(), BoxError> {
-        (**self).put(key, body).await
-    }
+    fn put(&mut self, key: &str, body: &[u8]) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
 /// How often and how patiently a failed upload is retried before the consumer gives up and
@@ -54,7 +51,7 @@ impl UploadRetry {
 
     /// Puts `body` under `key` on `sink`, retrying failures; returns the last error if every
     /// attempt failed.
-    pub async fn put<S: ObjectSink + ?Sized>(
+    pub async fn put<S: ObjectSink>(
         &self,
         sink: &mut S,
         key: &str,

@@ -1,12 +1,14 @@
 //! `clickstream-consumer`: the record processor the MultiLangDaemon starts once per shard. It
 //! buffers records (1 MiB or 60 s by default), uploads each buffer to S3 under
-//! `<shardId>/<firstSeq>-<lastSeq>`, and checkpoints only after the upload succeeded.
+//! `<shardId>/<firstSeq>-<lastSeq>` in the background while it keeps receiving, and lets
+//! kcl-protocol checkpoint each record once its upload succeeded (a watermark).
 //!
 //! The daemon starts it with no arguments, so every setting also has an environment variable
 //! (the daemon's environment is passed to its children): `CLICKSTREAM_BUCKET` (required),
 //! `CLICKSTREAM_KEY_PREFIX`, `CLICKSTREAM_MAX_BYTES`, `CLICKSTREAM_MAX_AGE_SECS`,
-//! `CLICKSTREAM_S3_PATH_STYLE`, `CLICKSTREAM_CREATE_BUCKET`, `CLICKSTREAM_UPLOAD_ATTEMPTS`.
-//! AWS settings come from the standard variables (`AWS_REGION`, `AWS_ENDPOINT_URL_S3`, …).
+//! `CLICKSTREAM_S3_PATH_STYLE`, `CLICKSTREAM_CREATE_BUCKET`, `CLICKSTREAM_UPLOAD_ATTEMPTS`,
+//! `CLICKSTREAM_FINAL_WAIT_SECS`. AWS settings come from the standard variables (`AWS_REGION`,
+//! `AWS_ENDPOINT_URL_S3`, …).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,6 +43,10 @@ struct Args {
     /// Attempts per upload before the consumer gives up (and the failure policy applies).
     #[arg(long, env = "CLICKSTREAM_UPLOAD_ATTEMPTS", default_value_t = 6)]
     upload_attempts: u32,
+    /// How long shutdown and shard end wait for the uploads still running (keep it below the
+    /// daemon's shutdownGraceMillis).
+    #[arg(long, env = "CLICKSTREAM_FINAL_WAIT_SECS", default_value_t = 15.0)]
+    final_wait_secs: f64,
 }
 
 fn main() -> ExitCode {
@@ -49,11 +55,19 @@ fn main() -> ExitCode {
         eprintln!("clickstream-consumer: cannot set up logging: {error}");
     }
     let args = Args::parse();
-    if !(args.max_age_secs >= 0.0 && args.max_age_secs.is_finite()) {
-        tracing::error!("CLICKSTREAM_MAX_AGE_SECS must be 0 or a positive number of seconds");
-        return ExitCode::FAILURE;
+    for (name, value) in [
+        ("CLICKSTREAM_MAX_AGE_SECS", args.max_age_secs),
+        ("CLICKSTREAM_FINAL_WAIT_SECS", args.final_wait_secs),
+    ] {
+        if !(value >= 0.0 && value.is_finite()) {
+            tracing::error!("{name} must be 0 or a positive number of seconds");
+            return ExitCode::FAILURE;
+        }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // One worker thread: uploads keep running while the engine waits for the daemon's next
+    // action (on a current-thread runtime they would run only during callbacks).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
     {
@@ -80,14 +94,19 @@ fn main() -> ExitCode {
             attempts: args.upload_attempts.max(1),
             ..UploadRetry::default()
         },
+        final_wait: Duration::from_secs_f64(args.final_wait_secs),
         ..ConsumerSettings::default()
     };
     // The async processor runs on the same runtime that loaded the configuration, so the S3
     // client's connection pool is reused from the first upload on.
     let processor = BlockOn::with_runtime(ClickstreamProcessor::new(sink, settings), runtime);
-    match kcl_protocol::Runtime::new().run(processor) {
+    // The processor itself waits for its uploads at shutdown and shard end; the library's own
+    // wait for the watermark after that only needs to be short.
+    let library = kcl_protocol::Runtime::new().watermark_wait(Duration::from_secs(2));
+    match library.run(processor) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // A summary: kcl-protocol logged the failure with each of its causes just before.
             tracing::error!("clickstream-consumer stopped: {error}");
             ExitCode::FAILURE
         }

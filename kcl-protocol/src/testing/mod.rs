@@ -47,17 +47,21 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::engine::{Error, Runtime};
 use crate::processor::Processor;
 use crate::record::{ExtendedSequenceNumber, Record, SequenceNumber};
-use crate::wire::daemon_side::{self, ChildLine};
+use crate::runtime::Runtime;
+pub(crate) mod daemon_side;
+mod transcript;
+
+pub use transcript::{DaemonOutcome, Exchange, Transcript};
+
+use daemon_side::ChildLine;
 
 /// A record for a scripted `processRecords` batch.
 #[derive(Debug, Clone)]
@@ -89,19 +93,20 @@ impl TestRecord {
 
     /// Sets the partition key.
     pub fn partition_key(mut self, key: impl Into<String>) -> Self {
-        self.record.partition_key = key.into();
+        self.record.set_partition_key(&key.into());
         self
     }
 
     /// Sets the sub-sequence number (the index inside a KPL aggregate).
     pub fn sub_sequence_number(mut self, sub: u64) -> Self {
-        self.record.sub_sequence_number = sub;
+        self.record.set_sub_sequence_number(sub);
         self
     }
 
     /// Sets or clears the arrival time.
     pub fn arrival(mut self, time: Option<SystemTime>) -> Self {
-        self.record.approximate_arrival_millis = time.map(crate::record::system_time_to_millis);
+        self.record
+            .set_approximate_arrival_millis(time.map(crate::record::system_time_to_millis));
         self
     }
 }
@@ -125,167 +130,6 @@ impl CheckpointReply {
     /// A failure reply naming a Java exception, e.g. `"ShutdownException"`.
     pub fn error(name: impl Into<String>) -> Self {
         CheckpointReply::Error(name.into())
-    }
-}
-
-/// One entry of a [`Transcript`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Exchange {
-    /// A line the daemon sent to the child (without the line ending).
-    Sent(String),
-    /// A status the child sent, naming the action it acknowledges.
-    Status(String),
-    /// A checkpoint request the child sent: sequence number and sub-sequence number as requested.
-    Checkpoint {
-        /// `null` means "the latest record" (or `SHARD_END` in `shardEnded`).
-        sequence_number: Option<String>,
-        /// `null` means 0 when a sequence number is given.
-        sub_sequence_number: Option<u64>,
-    },
-    /// A line from the child that the real daemon would skip (and log) or ignore: stray text, a
-    /// message with an extra field, a status without `responseFor`.
-    Skipped(String),
-}
-
-/// How the fake daemon's run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DaemonOutcome {
-    /// Every scripted action was acknowledged and the child's stdout then closed.
-    Completed,
-    /// The child's stdout closed while the daemon waited for a status. The real daemon would stop
-    /// the whole worker with `System.exit(1)`.
-    ChildExited {
-        /// The action that was not acknowledged.
-        waiting_for: String,
-    },
-    /// The child acknowledged the wrong action (or sent `responseFor: null`). The real daemon would
-    /// stop the whole worker with `System.exit(1)`.
-    WrongStatus {
-        /// The action the daemon waited for.
-        expected: String,
-        /// What the child named.
-        got: Option<String>,
-    },
-    /// No line arrived within the timeout while the daemon waited for a status.
-    TimedOut {
-        /// The action that was not acknowledged.
-        waiting_for: String,
-    },
-    /// Writing to the child failed (its stdin was closed).
-    WriteFailed {
-        /// The action being sent.
-        action: String,
-        /// The I/O error.
-        error: String,
-    },
-}
-
-/// Everything that crossed the pipes, and how the run ended.
-#[derive(Debug)]
-pub struct Transcript {
-    exchanges: Vec<Exchange>,
-    outcome: DaemonOutcome,
-    processor_result: Option<Result<(), Error>>,
-    exit_status: Option<ExitStatus>,
-    stderr: String,
-}
-
-impl Transcript {
-    /// Every exchange, in order.
-    pub fn exchanges(&self) -> &[Exchange] {
-        &self.exchanges
-    }
-
-    /// How the daemon's side ended.
-    pub fn outcome(&self) -> &DaemonOutcome {
-        &self.outcome
-    }
-
-    /// Whether every scripted action was acknowledged.
-    pub fn completed(&self) -> bool {
-        self.outcome == DaemonOutcome::Completed
-    }
-
-    /// The statuses the child sent, in order.
-    pub fn statuses(&self) -> Vec<&str> {
-        self.exchanges
-            .iter()
-            .filter_map(|exchange| match exchange {
-                Exchange::Status(action) => Some(action.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The checkpoint requests the child sent, in order, as (sequence number, sub-sequence number).
-    pub fn checkpoints(&self) -> Vec<(Option<String>, Option<u64>)> {
-        self.exchanges
-            .iter()
-            .filter_map(|exchange| match exchange {
-                Exchange::Checkpoint {
-                    sequence_number,
-                    sub_sequence_number,
-                } => Some((sequence_number.clone(), *sub_sequence_number)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Lines from the child that the daemon would skip or ignore.
-    pub fn skipped(&self) -> Vec<&str> {
-        self.exchanges
-            .iter()
-            .filter_map(|exchange| match exchange {
-                Exchange::Skipped(line) => Some(line.as_str()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// In-process runs: what [`Runtime::run_with_io`] returned. `None` for a binary.
-    pub fn processor_result(&self) -> Option<&Result<(), Error>> {
-        self.processor_result.as_ref()
-    }
-
-    /// Binary runs: the child's exit status. `None` in-process.
-    pub fn exit_status(&self) -> Option<ExitStatus> {
-        self.exit_status
-    }
-
-    /// Binary runs: everything the child wrote to stderr (lossy UTF-8). Empty in-process.
-    pub fn stderr(&self) -> &str {
-        &self.stderr
-    }
-}
-
-impl fmt::Display for Transcript {
-    /// The transcript as `>` (daemon to child) and `<` (child to daemon) lines, then the outcome.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for exchange in &self.exchanges {
-            match exchange {
-                Exchange::Sent(line) => writeln!(f, "> {line}")?,
-                Exchange::Status(action) => writeln!(f, "< status {action}")?,
-                Exchange::Checkpoint {
-                    sequence_number,
-                    sub_sequence_number,
-                } => writeln!(
-                    f,
-                    "< checkpoint {sequence_number:?} {sub_sequence_number:?}"
-                )?,
-                Exchange::Skipped(line) => writeln!(f, "< (skipped) {line}")?,
-            }
-        }
-        write!(f, "outcome: {:?}", self.outcome)?;
-        if let Some(result) = &self.processor_result {
-            write!(f, "; processor: {result:?}")?;
-        }
-        if let Some(status) = self.exit_status {
-            write!(f, "; exit: {status}")?;
-        }
-        if !self.stderr.is_empty() {
-            write!(f, "\nstderr:\n{}", self.stderr)?;
-        }
-        Ok(())
     }
 }
 
@@ -451,7 +295,7 @@ impl FakeDaemon {
         let mut transcript = daemon
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        transcript.processor_result = Some(result);
+        transcript.set_processor_result(result);
         transcript
     }
 
@@ -474,8 +318,8 @@ impl FakeDaemon {
         });
         let timeout = self.timeout;
         let mut transcript = self.drive(stdin, stdout);
-        transcript.exit_status = Some(wait_with_timeout(&mut child, timeout)?);
-        transcript.stderr = stderr_reader.join().unwrap_or_default();
+        transcript.set_exit_status(wait_with_timeout(&mut child, timeout)?);
+        transcript.set_stderr(stderr_reader.join().unwrap_or_default());
         Ok(transcript)
     }
 
@@ -578,13 +422,7 @@ impl FakeDaemon {
                 Ok(None) | Err(_) => break,
             }
         }
-        Transcript {
-            exchanges,
-            outcome,
-            processor_result: None,
-            exit_status: None,
-            stderr: String::new(),
-        }
+        Transcript::new(exchanges, outcome)
     }
 }
 
