@@ -23,10 +23,19 @@
 //!   and checkpoint nothing more in this process: later batches are acknowledged unprocessed and
 //!   `shutdownRequested` is acknowledged without a checkpoint (`stoppedShutdown`). The lease then
 //!   holds exactly that position, in the middle of an aggregate, for the next worker to resume from.
+//!
+//! Hold a batch while the lease moves (the lease-moved scenario), optional:
+//! - `E2E_GATE_DIR=<dir>`: on the first non-empty batch of the whole run (claimed by creating
+//!   `<dir>/inside` atomically), sink the batch, then wait inside `process_records` until
+//!   `<dir>/open` exists (at most [`GATE_WAIT`]) before checkpointing. The scenario moves the lease
+//!   to another owner in between, so the checkpoint is refused with `ShutdownException`. The
+//!   checkpoint is still made the way the samples teach (`RetryPolicy::retry(..)?`); a refusal is
+//!   logged as a `checkpointRefused <error>` event first.
 
 use std::fs::OpenOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use kcl_e2e::sink::{SINK_DIR_ENV, SinkWriter};
 use kcl_protocol::{
@@ -76,6 +85,48 @@ impl FailureInjection {
     }
 }
 
+/// The longest a gated batch waits for `<dir>/open`: the scenario opens it within seconds, and
+/// this stays below the e2e properties' `timeoutInSeconds` (60), after which the daemon would halt.
+const GATE_WAIT: Duration = Duration::from_secs(45);
+
+/// `E2E_GATE_DIR`: hold the run's first batch until the scenario has moved the lease.
+#[derive(Debug)]
+struct Gate {
+    dir: PathBuf,
+}
+
+impl Gate {
+    fn from_env() -> Option<Gate> {
+        std::env::var_os("E2E_GATE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(|dir| Gate { dir: dir.into() })
+    }
+
+    /// Claims the gate (once per run, across processes): true for exactly one batch.
+    fn claim(&self) -> bool {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(self.dir.join("inside"))
+            .is_ok()
+    }
+
+    /// Waits until the scenario creates `<dir>/open`, polling; gives up after [`GATE_WAIT`].
+    fn wait_open(&self) -> Result<(), BoxError> {
+        let open: &Path = &self.dir.join("open");
+        let start = Instant::now();
+        while !open.exists() {
+            if start.elapsed() > GATE_WAIT {
+                return Err(
+                    format!("{} did not appear within {GATE_WAIT:?}", open.display()).into(),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
 struct E2eProcessor {
     sink_dir: PathBuf,
     writer: Option<SinkWriter>,
@@ -85,6 +136,8 @@ struct E2eProcessor {
     stop_at_data: Option<Vec<u8>>,
     /// Set once the stop record was checkpointed.
     stopped: bool,
+    /// `E2E_GATE_DIR`.
+    gate: Option<Gate>,
 }
 
 impl E2eProcessor {
@@ -163,7 +216,18 @@ impl Processor for E2eProcessor {
             self.stopped = true;
             return Ok(());
         }
-        RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
+        if let Some(gate) = self.gate.as_ref().filter(|gate| gate.claim()) {
+            writer.event("gateHeld", last.sequence_number().as_str())?;
+            gate.wait_open()?;
+            let result = RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last));
+            if let Err(error) = &result {
+                writer.event("checkpointRefused", error.daemon_name().unwrap_or("none"))?;
+            }
+            // The pattern the samples teach: a refused checkpoint propagates with `?`.
+            result?;
+        } else {
+            RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
+        }
         writer.event("checkpoint", last.sequence_number().as_str())?;
         self.batches += 1;
         Ok(())
@@ -220,6 +284,7 @@ fn main() -> ExitCode {
             .map(|v| v.into_encoded_bytes())
             .filter(|v| !v.is_empty()),
         stopped: false,
+        gate: Gate::from_env(),
     };
     match kcl_protocol::run(processor) {
         Ok(()) => ExitCode::SUCCESS,
