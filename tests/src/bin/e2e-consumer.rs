@@ -5,6 +5,14 @@
 //! Lifecycle events go to `$E2E_SINK_DIR/events/<shardId>` (see `kcl_e2e::sink`). On
 //! `shutdownRequested` it checkpoints at the latest delivered record; on `shardEnded` at SHARD_END.
 //!
+//! A checkpoint the daemon refuses with `ShutdownException` (the lease has moved to another
+//! worker) is logged as `checkpointRefused` and the batch acknowledged: its records are in the
+//! sink, and the next owner resumes from the last checkpoint (duplicates, never a loss). With
+//! `isGracefulLeaseHandoffEnabled = false` (scenario 10) every rebalancing move does this to the
+//! old owner's batch in flight; returning the error instead makes kcl-protocol's
+//! `FailurePolicy::Exit` end the child, and the daemon then `System.exit(1)`s the whole worker
+//! (seen in scenario 5: the leader's balancing moved a lease off worker b, whose JVM exited 1).
+//!
 //! Failure injection (scenario 6), all optional:
 //! - `E2E_FAIL_AFTER_BATCHES=N`: fail on the first non-empty batch after N batches of this process,
 //!   *before* writing it to the sink;
@@ -30,8 +38,8 @@ use std::process::ExitCode;
 
 use kcl_e2e::sink::{SINK_DIR_ENV, SinkWriter};
 use kcl_protocol::{
-    BoxError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor,
-    RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
+    BoxError, CheckpointError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput,
+    Processor, RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
 };
 
 /// Where and when to fail, read once from the environment.
@@ -163,8 +171,13 @@ impl Processor for E2eProcessor {
             self.stopped = true;
             return Ok(());
         }
-        RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
-        writer.event("checkpoint", last.sequence_number().as_str())?;
+        match RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last)) {
+            Ok(()) => writer.event("checkpoint", last.sequence_number().as_str())?,
+            Err(CheckpointError::Shutdown) => {
+                writer.event("checkpointRefused", last.sequence_number().as_str())?
+            }
+            Err(error) => return Err(error.into()),
+        }
         self.batches += 1;
         Ok(())
     }
@@ -197,8 +210,11 @@ impl Processor for E2eProcessor {
             writer.event("stoppedShutdown", "")?;
             return Ok(());
         }
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
-        writer.event("shutdownCheckpoint", "")?;
+        match RetryPolicy::default().retry(|| checkpointer.checkpoint()) {
+            Ok(()) => writer.event("shutdownCheckpoint", "")?,
+            Err(CheckpointError::Shutdown) => writer.event("checkpointRefused", "shutdown")?,
+            Err(error) => return Err(error.into()),
+        }
         Ok(())
     }
 }
