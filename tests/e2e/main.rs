@@ -7,6 +7,7 @@
 //! (lease-table back-off, lease expiry), not CPU.
 
 mod common;
+mod s10_stuck_lease;
 mod s1_happy_path;
 mod s2_restart;
 mod s3_graceful_shutdown;
