@@ -16,12 +16,14 @@
 //! - [`kpl`]: the KPL aggregated-record format (encoder and decoder);
 //! - [`kpl_python`]: the `aws-kinesis-agg` Python package the encoder is cross-checked against;
 //! - [`sink`]: what `e2e-consumer` writes and the scenarios read;
+//! - [`logs`]: the child log lines `e2e-consumer` writes on request, counted in a worker's log;
 //! - [`wait`]: polling with a deadline.
 
 pub mod aws;
 pub mod kcl_tables;
 pub mod kpl;
 pub mod kpl_python;
+pub mod logs;
 pub mod paths;
 pub mod properties;
 pub mod scenario;

@@ -24,6 +24,11 @@
 //! The failure goes through kcl-protocol's default policy (`FailurePolicy::Exit`): the action is not
 //! acknowledged and the process exits non-zero.
 //!
+//! Log lines (scenario 1, the worker's log shape), optional:
+//! - `E2E_STDERR_LINES=N`: on `initialize`, log N lines through `kcl_protocol::logging` (stderr),
+//!   alternately at WARN and ERROR, each carrying `kcl_e2e::logs::child_line_marker(pid, n)`, so
+//!   that a scenario can count how often each appears in the worker's log.
+//!
 //! Checkpoint and stop (scenario 9, KPL aggregates), optional:
 //! - `E2E_STOP_AT_DATA=<data>`: when the record with this data arrives, sink the batch up to and
 //!   including it, checkpoint at its sequence *and sub-sequence* number
@@ -93,6 +98,8 @@ struct E2eProcessor {
     stop_at_data: Option<Vec<u8>>,
     /// Set once the stop record was checkpointed.
     stopped: bool,
+    /// `E2E_STDERR_LINES`: log lines to write on `initialize`.
+    stderr_lines: u32,
 }
 
 impl E2eProcessor {
@@ -112,6 +119,14 @@ impl Processor for E2eProcessor {
             .unwrap_or_else(|| "none".into());
         writer.event("initialize", &checkpoint)?;
         self.writer = Some(writer);
+        for n in 0..self.stderr_lines {
+            let line = kcl_e2e::logs::child_line_marker(std::process::id(), n);
+            if n % 2 == 0 {
+                tracing::warn!("{line}");
+            } else {
+                tracing::error!("{line}");
+            }
+        }
         Ok(())
     }
 
@@ -236,6 +251,10 @@ fn main() -> ExitCode {
             .map(|v| v.into_encoded_bytes())
             .filter(|v| !v.is_empty()),
         stopped: false,
+        stderr_lines: std::env::var("E2E_STDERR_LINES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
     match kcl_protocol::run(processor) {
         Ok(()) => ExitCode::SUCCESS,
