@@ -1,12 +1,15 @@
 //! End-to-end scenarios with the real Java MultiLangDaemon, launched by `kcl-bootstrap -e`, against
 //! the local AWS stack. Each scenario uses fresh stream and application names and asserts on data
-//! (the processor's sink, the lease table, S3), never on log lines.
+//! (the processor's sink, the lease table, S3); on the worker's log only where the log is under test
+//! (scenario 1) or as evidence of a cause the data shows (scenario 10).
 //!
-//! Run: `cargo test -p kcl-e2e --test e2e -- --test-threads=8` (see tests/README.md). All scenarios
+//! Run: `cargo test -p kcl-e2e --test e2e -- --test-threads=16` (see tests/README.md). All scenarios
 //! share one stack per test process and run in parallel: most of their time is the daemon waiting
 //! (lease-table back-off, lease expiry), not CPU.
 
 mod common;
+mod s10_stuck_lease;
+mod s11_leader_failure;
 mod s12_lease_moved_mid_batch;
 mod s1_happy_path;
 mod s2_restart;

@@ -342,6 +342,7 @@ impl Clients {
                     checkpoint: text("checkpoint"),
                     checkpoint_sub_sequence_number: number("checkpointSubSequenceNumber"),
                     lease_counter: number("leaseCounter"),
+                    checkpoint_owner: text("checkpointOwner"),
                 });
             }
             match page.last_evaluated_key() {
@@ -440,6 +441,9 @@ pub struct Lease {
     pub checkpoint_sub_sequence_number: Option<u64>,
     /// Incremented on every renewal.
     pub lease_counter: Option<u64>,
+    /// Set while a KCL 3 graceful lease handoff is pending: the worker that still processes the
+    /// shard until it has checkpointed (`leaseOwner` already names the next owner).
+    pub checkpoint_owner: Option<String>,
 }
 
 /// The highest sequence number per shard among `records` (numeric order).

@@ -11,14 +11,19 @@
 //! - [`properties`]: the daemon properties template;
 //! - [`worker`]: a daemon process in its own process group, killed on drop;
 //! - [`aws`]: SDK clients on the stack, producing records, splitting shards, scanning leases;
+//! - [`kcl_tables`]: writing the daemon's own tables (seeded leases, a lease the test holds, a
+//!   worker that exists only as a metrics row);
 //! - [`kpl`]: the KPL aggregated-record format (encoder and decoder);
 //! - [`kpl_python`]: the `aws-kinesis-agg` Python package the encoder is cross-checked against;
 //! - [`sink`]: what `e2e-consumer` writes and the scenarios read;
+//! - [`logs`]: the child log lines `e2e-consumer` writes on request, counted in a worker's log;
 //! - [`wait`]: polling with a deadline.
 
 pub mod aws;
+pub mod kcl_tables;
 pub mod kpl;
 pub mod kpl_python;
+pub mod logs;
 pub mod paths;
 pub mod properties;
 pub mod scenario;

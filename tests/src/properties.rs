@@ -35,6 +35,10 @@ impl Properties {
             .set("parentShardPollIntervalMillis", 500)
             .set("leaseAssignmentIntervalMillis", 1000)
             .set("failoverTimeMillis", 5000)
+            // KCL 3.1.3 strands a lease whose graceful handoff reaches a consumer still waiting
+            // for its parent shards (scenario 10 reproduces it; fixed upstream in 3.4.3): the
+            // shipped properties turn the handoff off, so do the scenarios.
+            .set("isGracefulLeaseHandoffEnabled", false)
             .set("shutdownGraceMillis", 20000)
             .set("taskBackoffTimeMillis", 200)
             .set("timeoutInSeconds", 60);

@@ -7,7 +7,8 @@
 //!   ahead of the sink. `<partition key>` and `<data>` are the bytes when they are printable ASCII
 //!   without spaces, else `hex:<hex>` (so `hex:` alone is empty).
 //! - `events/<shardId>`: one line per lifecycle event of a child, `<unix-millis> <pid> <event> [detail]`
-//!   (`initialize <checkpoint>`, `checkpoint <sequence>`, `shutdownRequested`, `shutdownCheckpoint`,
+//!   (`initialize <checkpoint>`, `checkpoint <sequence>`, `checkpointRefused <daemon error name>`,
+//!   `shutdownRequested`, `shutdownCheckpoint`,
 //!   `leaseLost`, `shardEnded`, `shardEndCheckpoint`, `fail <mode>`, `stopCheckpoint <sequence>/<sub>`,
 //!   `stoppedShutdown`), so that scenarios can assert on
 //!   what each child was asked to do and did.

@@ -40,12 +40,10 @@ impl Worker {
         fetch_jars_once(&bootstrap, properties);
         let log_file = File::create(log)?;
         let mut command = Command::new(bootstrap);
-        command.arg("-p").arg(properties).arg("-e").arg("-l").arg(
-            paths::repo_root()
-                .join("tests")
-                .join("fixtures")
-                .join("logback-e2e.xml"),
-        );
+        command.arg("-p").arg(properties).arg("-e");
+        if let Some(logback) = logback_configuration() {
+            command.arg("-l").arg(logback);
+        }
         for arg in JVM_ARGS {
             command.arg(format!("--jvm-arg={arg}"));
         }
@@ -141,6 +139,22 @@ impl Worker {
             (None, Some(signal)) => format!("signal {signal}"),
             _ => "unknown".into(),
         }
+    }
+}
+
+/// The logback file passed with `-l`: `tests/fixtures/logback-e2e.xml`, or `$KCL_E2E_LOGBACK`
+/// when set (a path, or `none` for no `-l` at all, i.e. the daemon jar's own `logback.xml`), for
+/// measuring what another configuration logs (tests/README.md, "Log volume").
+fn logback_configuration() -> Option<PathBuf> {
+    match std::env::var_os("KCL_E2E_LOGBACK") {
+        Some(value) if value == "none" => None,
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => Some(
+            paths::repo_root()
+                .join("tests")
+                .join("fixtures")
+                .join("logback-e2e.xml"),
+        ),
     }
 }
 

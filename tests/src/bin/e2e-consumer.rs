@@ -5,6 +5,15 @@
 //! Lifecycle events go to `$E2E_SINK_DIR/events/<shardId>` (see `kcl_e2e::sink`). On
 //! `shutdownRequested` it checkpoints at the latest delivered record; on `shardEnded` at SHARD_END.
 //!
+//! Every checkpoint is made the way the samples teach, `RetryPolicy::retry(..)?`. A refused one is
+//! first logged as a `checkpointRefused <error name>` event. A refusal with `ShutdownException`
+//! (the lease has moved to another worker) is not a failure for kcl-protocol: it acknowledges the
+//! batch and keeps the child until the daemon ends it; the next owner resumes from the last
+//! checkpoint (duplicates, never a loss). With `isGracefulLeaseHandoffEnabled = false`
+//! (scenario 10) every rebalancing move does this to the old owner's batch in flight; before
+//! kcl-protocol handled it, `FailurePolicy::Exit` ended the child and the daemon `System.exit(1)`ed
+//! the whole worker (seen in scenario 5: a lease moved off worker b, whose JVM exited 1).
+//!
 //! Failure injection (scenario 6), all optional:
 //! - `E2E_FAIL_AFTER_BATCHES=N`: fail on the first non-empty batch after N batches of this process,
 //!   *before* writing it to the sink;
@@ -15,6 +24,11 @@
 //!
 //! The failure goes through kcl-protocol's default policy (`FailurePolicy::Exit`): the action is not
 //! acknowledged and the process exits non-zero.
+//!
+//! Log lines (scenario 1, the worker's log shape), optional:
+//! - `E2E_STDERR_LINES=N`: on `initialize`, log N lines through `kcl_protocol::logging` (stderr),
+//!   alternately at WARN and ERROR, each carrying `kcl_e2e::logs::child_line_marker(pid, n)`, so
+//!   that a scenario can count how often each appears in the worker's log.
 //!
 //! Checkpoint and stop (scenario 9, KPL aggregates), optional:
 //! - `E2E_STOP_AT_DATA=<data>`: when the record with this data arrives, sink the batch up to and
@@ -30,7 +44,7 @@
 //!   `<dir>/open` exists (at most [`GATE_WAIT`]) before checkpointing. The scenario moves the lease
 //!   to another owner in between, so the checkpoint is refused with `ShutdownException`. The
 //!   checkpoint is still made the way the samples teach (`RetryPolicy::retry(..)?`); a refusal is
-//!   logged as a `checkpointRefused <error>` event first.
+//!   logged as a `checkpointRefused` event first.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -39,8 +53,8 @@ use std::time::{Duration, Instant};
 
 use kcl_e2e::sink::{SINK_DIR_ENV, SinkWriter};
 use kcl_protocol::{
-    BoxError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor,
-    RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
+    BoxError, CheckpointError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput,
+    Processor, RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
 };
 
 /// Where and when to fail, read once from the environment.
@@ -138,6 +152,8 @@ struct E2eProcessor {
     stopped: bool,
     /// `E2E_GATE_DIR`.
     gate: Option<Gate>,
+    /// `E2E_STDERR_LINES`: log lines to write on `initialize`.
+    stderr_lines: u32,
 }
 
 impl E2eProcessor {
@@ -157,6 +173,14 @@ impl Processor for E2eProcessor {
             .unwrap_or_else(|| "none".into());
         writer.event("initialize", &checkpoint)?;
         self.writer = Some(writer);
+        for n in 0..self.stderr_lines {
+            let line = kcl_e2e::logs::child_line_marker(std::process::id(), n);
+            if n % 2 == 0 {
+                tracing::warn!("{line}");
+            } else {
+                tracing::error!("{line}");
+            }
+        }
         Ok(())
     }
 
@@ -219,15 +243,11 @@ impl Processor for E2eProcessor {
         if let Some(gate) = self.gate.as_ref().filter(|gate| gate.claim()) {
             writer.event("gateHeld", last.sequence_number().as_str())?;
             gate.wait_open()?;
-            let result = RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last));
-            if let Err(error) = &result {
-                writer.event("checkpointRefused", error.daemon_name().unwrap_or("none"))?;
-            }
-            // The pattern the samples teach: a refused checkpoint propagates with `?`.
-            result?;
-        } else {
-            RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last))?;
         }
+        let result = RetryPolicy::default().retry(|| checkpointer.checkpoint_at_record(last));
+        note_refusal(writer, &result)?;
+        // The pattern the samples teach: a refused checkpoint propagates with `?`.
+        result?;
         writer.event("checkpoint", last.sequence_number().as_str())?;
         self.batches += 1;
         Ok(())
@@ -261,10 +281,21 @@ impl Processor for E2eProcessor {
             writer.event("stoppedShutdown", "")?;
             return Ok(());
         }
-        RetryPolicy::default().retry(|| checkpointer.checkpoint())?;
+        let result = RetryPolicy::default().retry(|| checkpointer.checkpoint());
+        note_refusal(writer, &result)?;
+        result?;
         writer.event("shutdownCheckpoint", "")?;
         Ok(())
     }
+}
+
+/// Logs a refused checkpoint as `checkpointRefused <daemon error name>` before the caller
+/// propagates it with `?`.
+fn note_refusal(writer: &SinkWriter, result: &Result<(), CheckpointError>) -> Result<(), BoxError> {
+    if let Err(error) = result {
+        writer.event("checkpointRefused", error.daemon_name().unwrap_or("none"))?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -285,6 +316,10 @@ fn main() -> ExitCode {
             .filter(|v| !v.is_empty()),
         stopped: false,
         gate: Gate::from_env(),
+        stderr_lines: std::env::var("E2E_STDERR_LINES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
     };
     match kcl_protocol::run(processor) {
         Ok(()) => ExitCode::SUCCESS,
