@@ -1,14 +1,17 @@
-//! The basic consumer's record processor: log every record, checkpoint every batch.
+//! The basic consumer's record processor: one summary line per batch, each record at DEBUG,
+//! checkpoint every batch.
 //!
-//! Kept deliberately small and cheap: the daemon runs one such child per shard, and the
-//! benchmark compares a child of exactly this shape with the official SDKs.
+//! Kept deliberately small and cheap: the daemon runs one such child per shard. Records are logged
+//! only at DEBUG (`RUST_LOG=kcl_sample_basic=debug`): at INFO a busy shard would put one log line
+//! per record, with its data, into the worker's log.
 
 use kcl_protocol::{
     BoxError, Checkpointer, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor,
     RetryPolicy, ShardEndedInput, ShutdownRequestedInput,
 };
 
-/// Logs each record (partition key, sequence number, data as text) to stderr through `tracing`
+/// Logs one INFO line per batch (records, bytes, sequence range, `millisBehindLatest`) and each
+/// record (partition key, sequence number, data as text) at DEBUG, to stderr through `tracing`,
 /// and checkpoints at the last record of every batch, at shard end, and on a shutdown request.
 #[derive(Debug, Default)]
 pub struct BasicProcessor {
@@ -57,16 +60,28 @@ impl Processor for BasicProcessor {
         checkpointer: &mut Checkpointer<'_>,
     ) -> Result<(), BoxError> {
         let records = input.records();
+        let mut batch_bytes = 0u64;
         for record in records {
-            tracing::info!(
+            tracing::debug!(
                 partition_key = record.partition_key(),
                 sequence_number = %record.sequence_number(),
                 data = %String::from_utf8_lossy(record.data()),
                 "record"
             );
-            self.bytes += record.data().len() as u64;
+            batch_bytes += record.data().len() as u64;
         }
+        self.bytes += batch_bytes;
         self.records += records.len() as u64;
+        if let (Some(first), Some(last)) = (records.first(), records.last()) {
+            tracing::info!(
+                records = records.len(),
+                bytes = batch_bytes,
+                first = %first.sequence_number(),
+                last = %last.sequence_number(),
+                millis_behind_latest = ?input.millis_behind_latest(),
+                "batch"
+            );
+        }
         // Everything in the batch is handled (logged), so the whole batch can be checkpointed.
         // Returning a refused checkpoint with `?` is fine: if the lease moved to another worker
         // (ShutdownException), kcl-protocol logs it once and keeps the child running until the
