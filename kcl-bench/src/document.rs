@@ -191,6 +191,12 @@ copies. *floor* is `kcl-bench/src/bin/bench-idle-floor.rs`, the smallest program
                 m.rss_kib, m.pss_kib, m.private_kib, m.anonymous_kib
             );
         }
+        let _ = writeln!(
+            out,
+            "\nThe same children linked statically (`-C target-feature=+crt-static`) map neither the loader nor libc's \
+shared object and stay well under 2 MiB of VmRSS: `scripts/idle-memory` builds and measures both kinds side by \
+side (figures in `docs/writing-a-processor.md`, \"Memory per child\")."
+        );
         let _ = writeln!(out);
     }
 
