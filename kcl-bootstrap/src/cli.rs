@@ -33,8 +33,8 @@ Exit codes:
   4   Java: not found, version unreadable or timed out, too old, or exec failed
   5   jars: download, verification, cache, or waiting for another kcl-bootstrap failed
   6   the command or classpath could not be written to stdout
-  70  internal error (a bug: please report it)
   8   --supervise: gave up restarting the daemon (--max-restarts within --restart-window)
+  70  internal error (a bug: please report it)
   other  with -e, the daemon's own exit status; with --supervise, 0 after a graceful stop asked
       for by SIGTERM, SIGINT or SIGHUP, else the daemon's status (128 + N: killed by signal N)";
 
@@ -172,7 +172,8 @@ pub struct Cli {
           help_heading = "Supervised mode")]
     pub supervise: bool,
 
-    /// When to start the daemon again after it exited without being asked to.
+    /// When to start the daemon again after it exited without being asked to (on-failure: a
+    /// non-zero status or a signal; never after a stop that a signal asked for).
     #[arg(long = "restart", value_enum, value_name = "WHEN", default_value = "never",
           requires = "supervise", help_heading = "Supervised mode")]
     pub restart: crate::supervise::RestartPolicy,

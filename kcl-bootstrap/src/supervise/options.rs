@@ -7,21 +7,22 @@ use super::backoff::RestartLimits;
 /// When the supervisor starts the daemon again (`--restart`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RestartPolicy {
-    /// Never: kcl-bootstrap exits with the daemon's status.
+    // kcl-bootstrap exits with the daemon's status. (Plain comments: doc comments on the
+    // variants would turn `--help` into its long form.)
     Never,
-    /// When the daemon exits with a non-zero status or is killed by a signal, unless a signal to
-    /// kcl-bootstrap asked for the stop.
+    // When the daemon exits with a non-zero status or is killed by a signal, unless a signal to
+    // kcl-bootstrap asked for the stop.
     OnFailure,
-    /// Whenever the daemon exits, unless a signal to kcl-bootstrap asked for the stop.
+    // Whenever the daemon exits, unless a signal to kcl-bootstrap asked for the stop.
     Always,
 }
 
 /// The worker's log format in supervised mode (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// The daemon's lines as they are, on stdout and stderr.
+    // The daemon's lines as they are, on stdout and stderr.
     Text,
-    /// One JSON object per line on stdout.
+    // One JSON object per line on stdout.
     Json,
 }
 
