@@ -447,3 +447,29 @@ fn supervised_flags_need_supervise_and_exclude_execute() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("on-failure"), "{err}");
 }
+
+#[test]
+fn a_supervisor_killed_with_sigkill_leaves_a_daemon_that_stops_gracefully() {
+    let w = world(&properties(""));
+    let dir = w.tmp.path();
+    let (ready, stopped) = (dir.join("ready"), dir.join("stopped"));
+    let java = fake_java(
+        &dir.join("jdk/bin"),
+        JAVA17,
+        &format!(
+            "trap 'echo graceful > {stopped}; exit 143' TERM\necho \"$$\" > '{ready}'\n\
+             while :; do sleep 0.05; done",
+            stopped = stopped.display(),
+            ready = ready.display()
+        ),
+    );
+    let mut s = Supervised::start(&w, &java, &[]);
+    let daemon = pids(&wait_for_file(&ready))[0];
+    s.signal(libc::SIGKILL);
+    assert_eq!(s.wait(Duration::from_secs(10)), -1, "killed");
+    assert_eq!(wait_for_file(&stopped).trim(), "graceful");
+    assert!(
+        wait_gone(daemon),
+        "the daemon {daemon} outlived its supervisor"
+    );
+}
