@@ -90,10 +90,10 @@ impl Drop for Supervised {
 fn wait_for_file(path: &Path) -> String {
     let start = Instant::now();
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text;
-            }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.ends_with('\n')
+        {
+            return text;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),

@@ -71,12 +71,11 @@ async fn stop_gracefully(s: &mut Scenario, worker: &mut SupervisedWorker, sink: 
         worker.stderr()
     );
     assert!(took <= SHUTDOWN_GRACE + STOP_MARGIN, "{took:?}");
+    // On stderr in text mode, a JSON object on stdout in JSON mode.
+    let output = format!("{}{}", worker.stdout(), worker.stderr());
     assert!(
-        worker
-            .stderr()
-            .contains("the daemon stopped gracefully after SIGTERM"),
-        "{}",
-        worker.stderr()
+        output.contains("the daemon stopped gracefully after SIGTERM"),
+        "{output}"
     );
     for jvm in jvms {
         assert!(!process_alive(jvm), "the JVM {jvm} is still alive");

@@ -56,10 +56,10 @@ impl SupervisedWorker {
             .arg(properties)
             .arg("--supervise")
             .args(args);
-        if logback == Logback::Harness {
-            if let Some(file) = crate::worker::logback_configuration() {
-                command.arg("-l").arg(file);
-            }
+        if logback == Logback::Harness
+            && let Some(file) = crate::worker::logback_configuration()
+        {
+            command.arg("-l").arg(file);
         }
         for arg in JVM_ARGS {
             command.arg(format!("--jvm-arg={arg}"));

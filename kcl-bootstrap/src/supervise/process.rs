@@ -81,12 +81,12 @@ pub(crate) fn signal(pid: u32, signal: i32) {
 
 /// Sends `signal` to every process of the group `pgid`.
 pub(crate) fn kill_group(pgid: u32, signal: i32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        if pgid > 1 {
-            // SAFETY: kill(2) on the group created for the daemon (process_group(0)).
-            unsafe {
-                libc::kill(-pgid, signal);
-            }
+    if let Ok(pgid) = i32::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: kill(2) on the group created for the daemon (process_group(0)).
+        unsafe {
+            libc::kill(-pgid, signal);
         }
     }
 }

@@ -116,7 +116,8 @@ pub(crate) fn run(
         };
         if !restart {
             let level = if exit == 0 { Level::Info } else { Level::Error };
-            output.supervisor(level, &format!("{what}; exit status {exit}"), &quoted);
+            let message = with_quote(format!("{what}; exit status {exit}"), &quoted);
+            output.supervisor(level, &message, &quoted);
             return Ok(exit);
         }
         let Some(delay) = budget.take(Instant::now()) else {
@@ -129,7 +130,7 @@ pub(crate) fn run(
                 limits.max_restarts,
                 show_duration(limits.window),
             );
-            output.supervisor(Level::Error, &message, &quoted);
+            output.supervisor(Level::Error, &with_quote(message, &quoted), &quoted);
             observers.emit(&Event::GaveUp {
                 restarts: budget.in_window(),
             });
@@ -143,7 +144,7 @@ pub(crate) fn run(
             limits.max_restarts,
             show_duration(limits.window),
         );
-        output.supervisor(Level::Warn, &message, &quoted);
+        output.supervisor(Level::Warn, &with_quote(message, &quoted), &quoted);
         observers.emit(&Event::Restarting {
             run: run_number + 1,
             delay,
@@ -339,8 +340,8 @@ fn report_stop(ended: &Ended, stop: &Stop, output: &Output) -> i32 {
     exit
 }
 
-/// `the daemon (pid N) exited during start-up, 2.1s after it started: exit 1; the last error a
-/// child logged: ...`.
+/// `the daemon (pid N) exited during start-up, 2.1s after it started (within the first 30s):
+/// exit 1; the last error a child logged: ...`.
 fn describe_exit(ended: &Ended) -> String {
     let ran = format!("{:.1}s", ended.ran_for.as_secs_f64());
     let when = if ended.ran_for < STARTUP_WINDOW {
@@ -360,10 +361,16 @@ fn describe_exit(ended: &Ended) -> String {
         text.push_str("; the last error a child logged: ");
         text.push_str(error);
     }
-    if !ended.seen.tail.is_empty() && process::shell_code(ended.status) != 0 {
-        text.push_str("; its last lines:");
-    }
     text
+}
+
+/// `message`, announcing the quoted lines that follow it.
+fn with_quote(message: String, quoted: &[String]) -> String {
+    if quoted.is_empty() {
+        message
+    } else {
+        format!("{message}; its last lines:")
+    }
 }
 
 /// Waits `delay`, or less when a stop signal arrives (returned).
