@@ -9,6 +9,7 @@
 //!   after the supervisor's SIGKILL);
 //! - [`GAVE_UP`] (8): the restart budget (`--max-restarts` within `--restart-window`) is spent.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -126,9 +127,9 @@ pub(crate) fn run(
                 "{what}; giving up: {} restart(s) within {} already (--max-restarts {}, \
                  --restart-window {}); exit status {GAVE_UP}",
                 budget.in_window(),
-                show_duration(limits.window),
-                limits.max_restarts,
-                show_duration(limits.window),
+                show_duration(limits.window()),
+                limits.max_restarts(),
+                show_duration(limits.window()),
             );
             output.supervisor(Level::Error, &with_quote(message, &quoted), &quoted);
             observers.emit(&Event::GaveUp {
@@ -141,8 +142,8 @@ pub(crate) fn run(
             "{what}; restarting in {} (restart {} of at most {} within {})",
             show_duration(delay),
             budget.in_window(),
-            limits.max_restarts,
-            show_duration(limits.window),
+            limits.max_restarts(),
+            show_duration(limits.window()),
         );
         output.supervisor(Level::Warn, &with_quote(message, &quoted), &quoted);
         observers.emit(&Event::Restarting {
@@ -300,10 +301,7 @@ fn enforce(stop: &mut Stop, pid: u32, options: &Options, output: &Output) {
 
 /// The exit code after a requested stop, and the message saying how it went.
 fn report_stop(ended: &Ended, stop: &Stop, output: &Output) -> i32 {
-    let graceful_status = match (ended.status.code(), {
-        use std::os::unix::process::ExitStatusExt;
-        ended.status.signal()
-    }) {
+    let graceful_status = match (ended.status.code(), ended.status.signal()) {
         (Some(0), _) => true,
         (Some(code), _) => code == 128 + stop.signal,
         (None, Some(signal)) => signal == stop.signal,
