@@ -246,6 +246,13 @@ async fn s13_json_lines_carry_each_child_line_once_with_its_level_and_shard() {
         })
         .count();
     assert!(daemon > 0, "no parsed daemon line");
+    // The default pattern makes every daemon line parse (one line per event, stack traces
+    // folded in): none is left as a bare message.
+    let unparsed: Vec<&serde_json::Value> = objects
+        .iter()
+        .filter(|o| o["source"] == "daemon" && !o["logger"].is_string())
+        .collect();
+    assert!(unparsed.is_empty(), "daemon lines not parsed: {unparsed:#?}");
     assert!(objects.iter().any(|o| {
         o["source"] == "supervisor"
             && o["message"]
