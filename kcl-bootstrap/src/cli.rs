@@ -8,7 +8,11 @@ use std::time::Duration;
 const AFTER_HELP: &str = "\
 Without -e, prints the java command (shell-quoted) on stdout and everything else on stderr, so
 copy-paste and `eval \"$(kcl-bootstrap -p app.properties)\"` both work. With -e, becomes the JVM
-(exec): signals and the exit status are the daemon's own.
+(exec): signals and the exit status are the daemon's own. With --supervise, runs the JVM as a
+child in its own process group, forwards SIGTERM, SIGINT, SIGHUP and SIGQUIT to it, restarts it
+as --restart says, and leaves none of its processes behind. Launched either way, the daemon (and
+its children) get KCL_TIMEOUT_IN_SECONDS = the properties' timeoutInSeconds, and, without -l,
+kcl-bootstrap's default logback configuration (each child line once, at its own level).
 
 Durations are written 500ms, 20s, 5m or 1h (a bare number means seconds); speeds in bytes per
 second, 8k meaning 8 KiB/s.
@@ -29,8 +33,10 @@ Exit codes:
   4   Java: not found, version unreadable or timed out, too old, or exec failed
   5   jars: download, verification, cache, or waiting for another kcl-bootstrap failed
   6   the command or classpath could not be written to stdout
+  8   --supervise: gave up restarting the daemon (--max-restarts within --restart-window)
   70  internal error (a bug: please report it)
-  other  with -e, the daemon's own exit status";
+  other  with -e, the daemon's own exit status; with --supervise, 0 after a graceful stop asked
+      for by SIGTERM, SIGINT or SIGHUP, else the daemon's status (128 + N: killed by signal N)";
 
 /// Fetch the KCL MultiLangDaemon jars (verified against a Maven-generated lock) and launch the
 /// daemon for your processor.
@@ -157,6 +163,46 @@ pub struct Cli {
     #[arg(long = "java-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_JAVA_TIMEOUT",
           default_value = "20s", value_parser = parse_duration, help_heading = "Timeouts")]
     pub java_timeout: Duration,
+
+    // --- supervised mode ---
+    /// Run the daemon as a child and supervise it: signals forwarded, output read (see
+    /// --log-format), restarts (--restart), exit status 0 after a graceful stop (see the exit
+    /// codes below).
+    #[arg(long = "supervise", conflicts_with_all = ["execute", "print_classpath"],
+          help_heading = "Supervised mode")]
+    pub supervise: bool,
+
+    /// When to start the daemon again after it exited without being asked to (on-failure: a
+    /// non-zero status or a signal; never after a stop that a signal asked for).
+    #[arg(long = "restart", value_enum, value_name = "WHEN", default_value = "never",
+          requires = "supervise", help_heading = "Supervised mode")]
+    pub restart: crate::supervise::RestartPolicy,
+
+    /// Restarts allowed within --restart-window; one more failure gives up (exit status 8).
+    #[arg(long = "max-restarts", value_name = "N", default_value_t = 5, requires = "supervise",
+          help_heading = "Supervised mode")]
+    pub max_restarts: u32,
+
+    /// The sliding window --max-restarts counts in.
+    #[arg(long = "restart-window", value_name = "DURATION", default_value = "10m",
+          value_parser = parse_duration, requires = "supervise", help_heading = "Supervised mode")]
+    pub restart_window: Duration,
+
+    /// The delay before the first restart; it doubles with each restart within the window.
+    #[arg(long = "restart-delay", value_name = "DURATION", default_value = "1s",
+          value_parser = parse_duration, requires = "supervise", help_heading = "Supervised mode")]
+    pub restart_delay: Duration,
+
+    /// The largest delay before a restart.
+    #[arg(long = "restart-delay-max", value_name = "DURATION", default_value = "60s",
+          value_parser = parse_duration, requires = "supervise", help_heading = "Supervised mode")]
+    pub restart_delay_max: Duration,
+
+    /// The worker's log: the daemon's lines as they are (text), or one JSON object per line on
+    /// stdout for the daemon's, the children's and kcl-bootstrap's lines (json).
+    #[arg(long = "log-format", value_enum, value_name = "FORMAT", default_value = "text",
+          requires = "supervise", help_heading = "Supervised mode")]
+    pub log_format: crate::supervise::LogFormat,
 }
 
 /// Parses `500ms`, `20s`, `1.5s`, `5m`, `1h` or a bare number of seconds; zero is refused.

@@ -7,6 +7,11 @@
 //! is opened from the filesystem; and `--log-configuration` is opened as a file. A directory on
 //! the classpath would let any class, `logback-test.xml` or `META-INF/services` entry in it run
 //! inside the daemon.
+//!
+//! Launched (`-e`, `--supervise`), the daemon also gets `KCL_TIMEOUT_IN_SECONDS` (the properties'
+//! `timeoutInSeconds`, which its children inherit: kcl-protocol warns before the daemon's time-out
+//! kills a slow callback), and, when the user names no logback file, kcl-bootstrap's default one
+//! ([`crate::default_logback`]).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -25,7 +30,16 @@ pub(crate) struct LaunchSpec {
     properties: PathBuf,
     log_configuration: Option<PathBuf>,
     jvm_args: Vec<String>,
+    /// Variables set in the daemon's environment (and so its children's) when launched.
+    env: Vec<(String, String)>,
 }
+
+/// The variable that carries the properties' `timeoutInSeconds` to the children (kcl-protocol's
+/// `TIMEOUT_VARIABLE`; docs/bootstrap.md names it).
+pub(crate) const TIMEOUT_VARIABLE: &str = "KCL_TIMEOUT_IN_SECONDS";
+
+/// The properties key whose value [`TIMEOUT_VARIABLE`] carries.
+const TIMEOUT_KEY: &str = "timeoutInSeconds";
 
 /// What the classpath holds besides the verified jars.
 pub(crate) struct Unverified<'a>(pub(crate) &'a [PathBuf]);
@@ -52,7 +66,54 @@ impl LaunchSpec {
             properties,
             log_configuration,
             jvm_args,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets `KCL_TIMEOUT_IN_SECONDS` from the properties' `timeoutInSeconds` (the last entry
+    /// wins, as in Java) when it is a positive whole number; the validator reports other values.
+    pub(crate) fn pass_timeout(&mut self, entries: &[crate::properties::Entry]) {
+        let value = entries
+            .iter()
+            .rev()
+            .find(|e| e.key == TIMEOUT_KEY)
+            .map(|e| e.value.trim());
+        if let Some(seconds) = value.and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0) {
+            self.env
+                .push((TIMEOUT_VARIABLE.to_string(), seconds.to_string()));
+        }
+    }
+
+    /// Uses `path` (kcl-bootstrap's default logback file) when the user named none.
+    pub(crate) fn default_log_configuration(&mut self, path: PathBuf) {
+        if self.log_configuration.is_none() {
+            self.log_configuration = Some(path);
+        }
+    }
+
+    /// Whether a logback file (the user's or the default) is passed.
+    pub(crate) fn has_log_configuration(&self) -> bool {
+        self.log_configuration.is_some()
+    }
+
+    /// The `java` executable.
+    pub(crate) fn java(&self) -> &Path {
+        &self.java
+    }
+
+    /// The variables the launched daemon gets on top of this process's environment.
+    #[cfg(test)]
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// The daemon's command, environment included, ready to exec or spawn.
+    pub(crate) fn command(&self) -> Command {
+        let argv = self.argv();
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// The classpath: the verified jars, then the entries the user added.
@@ -117,12 +178,8 @@ pub(crate) fn shell_line(argv: &[OsString]) -> String {
 /// Starts the daemon so that its signals and exit status are the caller's: on Unix this
 /// process becomes the JVM (`exec`) and this function only returns on failure; elsewhere the
 /// JVM runs as a child and its exit code is returned.
-pub(crate) fn exec(argv: &[OsString]) -> std::io::Error {
-    let Some((program, args)) = argv.split_first() else {
-        return std::io::Error::from(std::io::ErrorKind::InvalidInput);
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args);
+pub(crate) fn exec(spec: &LaunchSpec) -> std::io::Error {
+    let mut cmd = spec.command();
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -187,6 +244,28 @@ mod tests {
             OsString::from("/c/a.jar:/c/b.jar:/my dir/creds.jar")
         );
         assert_eq!(with_extra.unverified().0.len(), 1);
+    }
+
+    #[test]
+    fn the_timeout_is_passed_when_it_is_a_positive_number() {
+        let entries = |text: &str| crate::properties::parse(text.as_bytes()).unwrap();
+        let mut s = spec(21);
+        s.pass_timeout(&entries("timeoutInSeconds = 5\ntimeoutInSeconds = 60 \n"));
+        assert_eq!(
+            s.env(),
+            &[(TIMEOUT_VARIABLE.to_string(), "60".to_string())]
+        );
+        for text in ["", "timeoutInSeconds = 0", "timeoutInSeconds = x", "timeout = 5"] {
+            let mut s = spec(21);
+            s.pass_timeout(&entries(text));
+            assert!(s.env().is_empty(), "{text}");
+        }
+        let mut s = spec(21);
+        s.default_log_configuration("/cache/default.xml".into());
+        assert!(shell_line(&s.argv()).ends_with("--log-configuration /app/logback.xml"));
+        s.log_configuration = None;
+        s.default_log_configuration("/cache/default.xml".into());
+        assert!(shell_line(&s.argv()).ends_with("--log-configuration /cache/default.xml"));
     }
 
     #[test]

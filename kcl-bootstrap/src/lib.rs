@@ -8,13 +8,16 @@
 //! - `java`: finding `java` and its version (bounded in time);
 //! - `maven`: which repository or mirror to download from;
 //! - `jars`: cache, downloads (bounded in time), verification;
-//! - `launch`: the command line, printed or executed.
+//! - `launch`: the command line, printed or executed;
+//! - `default_logback`: the logback configuration used when the user names none;
+//! - `supervise`: `--supervise`, the daemon as a supervised child.
 //!
 //! Only [`lock`], [`digest`] and [`properties::parse`] are public, for the integration tests.
 //! Nothing here writes to stdout except the printed command or classpath; stderr goes through a
 //! queue that a closed or full pipe cannot stall.
 
 mod cli;
+mod default_logback;
 pub mod digest;
 mod display;
 mod error;
@@ -28,24 +31,26 @@ mod output;
 mod process;
 pub mod properties;
 mod steps;
+mod supervise;
 
 pub use cli::Cli;
+pub use supervise::{LogFormat, RestartPolicy};
 
 use error::{Error, code};
 use steps::*;
 
 /// Runs the bootstrap for `cli` and returns the process exit code: 0, an error's documented
 /// code (after printing the error), or 70 after a panic. With `-e` on Unix it does not return
-/// when the daemon starts.
+/// when the daemon starts; with `--supervise` it returns when the supervision ends.
 pub fn main_with(cli: &Cli) -> i32 {
     reported(|| run(cli))
 }
 
 /// Runs `steps`, prints how they failed, and returns the exit code.
-fn reported(steps: impl FnOnce() -> Result<(), Error>) -> i32 {
+fn reported(steps: impl FnOnce() -> Result<i32, Error>) -> i32 {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(steps));
     let exit = match outcome {
-        Ok(Ok(())) => code::OK,
+        Ok(Ok(exit)) => exit,
         Ok(Err(e)) => {
             output::say(&format!("error: {}", error::with_sources(&e)));
             e.exit_code()
@@ -59,10 +64,11 @@ fn reported(steps: impl FnOnce() -> Result<(), Error>) -> i32 {
     exit
 }
 
-/// The steps: validate, locate Java, prepare the jars, then print or exec.
-fn run(cli: &Cli) -> Result<(), Error> {
+/// The steps: validate, locate Java, prepare the jars, then print, exec or supervise; returns
+/// the exit code.
+fn run(cli: &Cli) -> Result<i32, Error> {
     if cli.list_versions {
-        return list_versions();
+        return list_versions().map(|()| code::OK);
     }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
@@ -76,20 +82,84 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
     if cli.check {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
-        return Ok(());
+        return Ok(code::OK);
     }
     check_repository_flags(cli)?;
-    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root)?;
-    let spec = launch::LaunchSpec::new(
+    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
+    let mut spec = launch::LaunchSpec::new(
         java,
         java_major,
         jar_paths,
         extra_classpath,
-        properties.path,
+        properties.path.clone(),
         log_configuration,
         cli.jvm_args.clone(),
     );
-    finish(cli, &spec, &lock, java_major)
+    if cli.execute || cli.supervise {
+        prepare_launch(cli, &mut spec, &properties, &cache_root);
+    }
+    if cli.supervise {
+        return supervise(cli, &spec, &properties, &lock, java_major);
+    }
+    finish(cli, &spec, &lock, java_major).map(|()| code::OK)
+}
+
+/// What a launched daemon gets that a printed command does not: `KCL_TIMEOUT_IN_SECONDS`, and
+/// the default logback file when the user named none (if it cannot be written, the daemon's own
+/// configuration is used, with a warning).
+fn prepare_launch(
+    cli: &Cli,
+    spec: &mut launch::LaunchSpec,
+    properties: &PropertiesFile,
+    cache_root: &std::path::Path,
+) {
+    spec.pass_timeout(&properties.entries());
+    if spec.has_log_configuration() {
+        return;
+    }
+    match default_logback::ensure(cache_root) {
+        Ok(path) => spec.default_log_configuration(path),
+        Err(e) if !cli.quiet => output::say(&format!(
+            "warning: cannot write the default logback configuration under {} ({e}); the \
+             daemon logs with its own, which prints each child line twice",
+            display::shown_path(cache_root)
+        )),
+        Err(_) => {}
+    }
+}
+
+/// `--supervise`: runs the daemon as a supervised child; returns the supervisor's exit code.
+#[cfg(unix)]
+fn supervise(
+    cli: &Cli,
+    spec: &launch::LaunchSpec,
+    properties: &PropertiesFile,
+    lock: &lock::Lock,
+    java_major: u32,
+) -> Result<i32, Error> {
+    if !cli.quiet {
+        output::say(&format!(
+            "supervising the MultiLangDaemon (KCL {}, Java {java_major})",
+            lock.kcl_version
+        ));
+    }
+    output::flush(output::FLUSH_BOUND);
+    let grace = properties.value("shutdownGraceMillis");
+    let options = supervise::Options::new(cli, grace.as_deref());
+    supervise::run(spec, &options, supervise::events::Observers::default())
+}
+
+/// `--supervise` needs Unix process groups and signals.
+#[cfg(not(unix))]
+fn supervise(
+    _cli: &Cli,
+    _spec: &launch::LaunchSpec,
+    _properties: &PropertiesFile,
+    _lock: &lock::Lock,
+    _java_major: u32,
+) -> Result<i32, Error> {
+    output::say("error: --supervise needs Unix (process groups and signals); use -e");
+    Ok(code::USAGE)
 }
 
 #[cfg(test)]
@@ -100,7 +170,8 @@ mod tests {
     #[allow(clippy::panic)]
     fn a_panic_becomes_exit_70_not_a_crash() {
         assert_eq!(reported(|| panic!("boom")), 70);
-        assert_eq!(reported(|| Ok(())), 0);
+        assert_eq!(reported(|| Ok(0)), 0);
+        assert_eq!(reported(|| Ok(143)), 143);
         let closed = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         assert_eq!(reported(|| Err(Error::Stdout(closed))), 6);
     }

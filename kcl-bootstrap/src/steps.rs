@@ -65,6 +65,20 @@ pub(crate) struct PropertiesFile {
     bytes: Vec<u8>,
 }
 
+impl PropertiesFile {
+    /// The file's entries, or none when it does not parse (validation reports that).
+    pub(crate) fn entries(&self) -> Vec<properties::Entry> {
+        properties::parse(&self.bytes).unwrap_or_default()
+    }
+
+    /// The last value of `key`, trimmed.
+    pub(crate) fn value(&self, key: &str) -> Option<String> {
+        let entries = self.entries();
+        let entry = entries.into_iter().rev().find(|e| e.key == key)?;
+        Some(entry.value.trim().to_string())
+    }
+}
+
 /// Reads `-p FILE`: a regular file of at most [`properties::MAX_PROPERTIES_BYTES`].
 pub(crate) fn read_properties(cli: &Cli, cwd: &Path) -> Result<PropertiesFile, Error> {
     // clap makes -p required unless --list-versions, which returned earlier.
@@ -327,7 +341,7 @@ pub(crate) fn finish(
         ));
     }
     output::flush(output::FLUSH_BOUND);
-    let source = launch::exec(&argv);
+    let source = launch::exec(spec);
     Err(Error::Exec {
         java: argv.first().map(PathBuf::from).unwrap_or_default(),
         source,
