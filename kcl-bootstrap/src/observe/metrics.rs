@@ -57,6 +57,7 @@ pub(crate) struct Metrics {
     checkpoints: Family<CheckpointLabels, Counter>,
     failures: Family<ShardActionLabels, Counter>,
     durations: DurationFamily,
+    retries: Family<ActionLabels, Counter>,
     children: Gauge,
     leases: Gauge,
     daemon_up: Gauge,
@@ -77,6 +78,7 @@ impl Metrics {
         let checkpoints = Family::default();
         let failures = Family::default();
         let durations = DurationFamily::new_with_constructor(duration_histogram);
+        let retries = Family::default();
         let children = Gauge::default();
         let leases = Gauge::default();
         let daemon_up = Gauge::default();
@@ -94,6 +96,7 @@ impl Metrics {
         r.register("kcl_checkpoints", "Checkpoints the daemon answered, by result (ok or the daemon's exception name)", checkpoints.clone());
         r.register("kcl_callback_failures", "Callbacks that failed (returned Err or panicked) after their retries", failures.clone());
         r.register("kcl_callback_duration_seconds", "Time from the daemon's message to the child's status, by action", durations.clone());
+        r.register("kcl_callback_retries", "Callbacks called again after an Err (Runtime::retry_failed_callbacks), by action", retries.clone());
         r.register("kcl_shard_children", "Children alive (one per lease this worker processes)", children.clone());
         r.register("kcl_shard_leases", "Leases this worker holds, as the daemon's scheduler last logged them", leases.clone());
         r.register("kcl_daemon_up", "1 while the MultiLangDaemon (JVM) runs", daemon_up.clone());
@@ -111,6 +114,7 @@ impl Metrics {
             checkpoints,
             failures,
             durations,
+            retries,
             children,
             leases,
             daemon_up,
@@ -157,6 +161,9 @@ impl Metrics {
         self.durations
             .get_or_create(&action)
             .observe(report.duration_micros as f64 / 1e6);
+        if report.retries > 0 {
+            self.retries.get_or_create(&action).inc_by(report.retries);
+        }
     }
 
     pub(crate) fn lost_reports(&self, count: u64) {

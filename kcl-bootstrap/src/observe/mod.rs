@@ -19,6 +19,7 @@
 mod addr;
 pub(crate) mod daemon_lines;
 mod exposition;
+mod feed;
 mod health;
 mod http;
 mod metrics;
@@ -34,13 +35,12 @@ mod tests;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use addr::MetricsAddr;
 pub(crate) use addr::parse_metrics_addr;
-pub(crate) use worker::{AfterExit, WorkerEvent};
 
 use receiver::ReportSocket;
 use worker::Worker;
@@ -80,9 +80,24 @@ pub(crate) enum ObserveError {
     Stdout(#[source] std::io::Error),
 }
 
-/// The running observer: the report socket's thread and the HTTP endpoint's. Stopped (and the
+impl ObserveError {
+    /// The process exit code (`--help` lists them).
+    pub(crate) fn exit_code(&self) -> i32 {
+        use crate::error::code;
+        match self {
+            ObserveError::Resolve { .. }
+            | ObserveError::Bind { .. }
+            | ObserveError::ReportSocket(_)
+            | ObserveError::Threads(_) => code::USAGE,
+            ObserveError::Fetch { .. } | ObserveError::NotMetrics { .. } => code::UNREACHABLE,
+            ObserveError::Stdout(_) => code::STDOUT,
+        }
+    }
+}
+
+/// The running endpoint: the report socket's thread and the HTTP server's. Stopped (and the
 /// socket's directory removed) when dropped.
-pub(crate) struct Observer {
+pub(crate) struct Endpoint {
     worker: Arc<Mutex<Worker>>,
     socket_path: std::path::PathBuf,
     local_addr: SocketAddr,
@@ -91,9 +106,9 @@ pub(crate) struct Observer {
     server: Option<http::Server>,
 }
 
-impl Observer {
+impl Endpoint {
     /// Binds the endpoint on `addr` and the report socket, and starts both threads.
-    pub(crate) fn start(addr: &MetricsAddr, stall_after: Duration) -> Result<Observer, ObserveError> {
+    pub(crate) fn start(addr: &MetricsAddr, stall_after: Duration) -> Result<Endpoint, ObserveError> {
         let resolved = addr.resolve().map_err(|source| ObserveError::Resolve {
             addr: addr.clone(),
             source,
@@ -118,7 +133,7 @@ impl Observer {
                 return Err(ObserveError::Threads(error));
             }
         };
-        Ok(Observer {
+        Ok(Endpoint {
             worker,
             socket_path,
             local_addr,
@@ -138,14 +153,13 @@ impl Observer {
         self.local_addr
     }
 
-    /// Tells the observer what the supervisor saw.
-    pub(crate) fn event(&self, event: WorkerEvent) {
-        let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
-        worker.event(event, Instant::now());
+    /// The supervisor's observer that feeds this endpoint.
+    pub(crate) fn feed(&self) -> std::sync::Arc<dyn crate::supervise::events::Observer> {
+        std::sync::Arc::new(feed::Feed::new(self.worker.clone()))
     }
 }
 
-impl Drop for Observer {
+impl Drop for Endpoint {
     fn drop(&mut self) {
         self.server.take();
         self.stop.store(true, Ordering::Relaxed);

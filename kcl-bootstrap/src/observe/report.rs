@@ -23,15 +23,10 @@ pub(crate) struct ChildReport {
     pub(crate) duration_micros: u64,
     /// Result name (`ok` or the daemon's exception name) and count.
     pub(crate) checkpoints: BTreeMap<String, u64>,
-    pub(crate) retries: u32,
-    pub(crate) failure: Option<ReportedFailure>,
+    pub(crate) retries: u64,
+    /// The failure's kind and message are for logs; the supervisor only counts failures.
+    pub(crate) failure: Option<serde::de::IgnoredAny>,
     pub(crate) acknowledged: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct ReportedFailure {
-    pub(crate) kind: String,
-    pub(crate) message: String,
 }
 
 #[derive(Deserialize)]
@@ -93,7 +88,7 @@ mod tests {
         assert_eq!(batch.checkpoints["ThrottlingException"], 1);
         assert!(!batch.ends_the_child());
         let failure = ChildReport::parse(&fixture("failure.json")).unwrap();
-        assert_eq!(failure.failure.as_ref().unwrap().kind, "panic");
+        assert!(failure.failure.is_some());
         assert_eq!(failure.retries, 2);
         assert!(failure.ends_the_child(), "not acknowledged: the child exits");
         let first = ChildReport::parse(&fixture("initialize.json")).unwrap();

@@ -14,18 +14,17 @@ use super::shards::Shards;
 pub(crate) enum WorkerEvent {
     /// The JVM was started (again).
     DaemonStarted,
-    /// The JVM exited; `next` says what the supervisor does about it.
-    DaemonExited { next: AfterExit },
-    /// One line of the daemon's output (its own log lines; child lines are harmless).
-    DaemonLine(String),
-}
-
-/// What follows a daemon exit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AfterExit {
-    Restart,
-    /// No restart (stopped on request, or the restart policy gave up): why.
-    Stop(String),
+    /// The daemon's scheduler started its worker loop.
+    SchedulerStarted,
+    /// A line of the daemon's own that says something about leases or the scheduler.
+    DaemonLine(DaemonLine),
+    /// The JVM exited (how, in the supervisor's words); unless [`WorkerEvent::Restarting`]
+    /// follows, it stays down.
+    DaemonExited(String),
+    /// The supervisor starts the JVM again after its back-off.
+    Restarting,
+    /// The supervisor gave up restarting it.
+    GaveUp(String),
 }
 
 pub(crate) struct Worker {
@@ -88,16 +87,16 @@ impl Worker {
                 self.started = false;
                 self.metrics.set_daemon_up(true);
             }
-            WorkerEvent::DaemonExited { next } => {
-                self.daemon = match next {
-                    AfterExit::Restart => DaemonState::Restarting,
-                    AfterExit::Stop(why) => DaemonState::Stopped(why),
-                };
+            WorkerEvent::SchedulerStarted => self.started = true,
+            WorkerEvent::DaemonExited(how) => {
+                self.daemon = DaemonState::Stopped(how);
                 self.started = false;
                 self.shards.daemon_exited(now);
                 self.metrics.set_daemon_up(false);
             }
-            WorkerEvent::DaemonLine(line) => match DaemonLine::parse(&line) {
+            WorkerEvent::Restarting => self.daemon = DaemonState::Restarting,
+            WorkerEvent::GaveUp(why) => self.daemon = DaemonState::Stopped(why),
+            WorkerEvent::DaemonLine(line) => match line {
                 DaemonLine::Assignments(leases) => self.shards.set_held(leases),
                 DaemonLine::SchedulerStarted => self.started = true,
                 DaemonLine::ConsumerCreated(shard_id) => self.shards.consumer_created(&shard_id),
