@@ -72,7 +72,9 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         return list_versions().map(|()| code::OK);
     }
     if let Some(Command::Status { metrics_addr }) = &cli.command {
-        return observe::status::run(metrics_addr).map(|()| code::OK).map_err(Error::from);
+        return observe::status::run(metrics_addr)
+            .map(|()| code::OK)
+            .map_err(Error::from);
     }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
@@ -104,7 +106,14 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     }
     if cli.supervise {
         let endpoint = observe_worker(cli, &mut spec)?;
-        return supervise(cli, &spec, &properties, &lock, java_major, endpoint.as_ref());
+        return supervise(
+            cli,
+            &spec,
+            &properties,
+            &lock,
+            java_major,
+            endpoint.as_ref(),
+        );
     }
     finish(cli, &spec, &lock, java_major).map(|()| code::OK)
 }

@@ -62,7 +62,9 @@ pub(crate) fn parse_metrics_addr(text: &str) -> Result<MetricsAddr, String> {
             .ok_or_else(|| format!("'{text}' is not HOST:PORT or a port number such as 9100"))?
     };
     if host.is_empty() {
-        return Err(format!("'{text}' has no host: write HOST:PORT, or only the port"));
+        return Err(format!(
+            "'{text}' has no host: write HOST:PORT, or only the port"
+        ));
     }
     Ok(MetricsAddr {
         host: host.to_owned(),
@@ -78,11 +80,30 @@ mod tests {
     fn addresses() {
         let loopback = parse_metrics_addr("9100").unwrap();
         assert_eq!(loopback.url(), "http://127.0.0.1:9100");
-        assert_eq!(parse_metrics_addr("0.0.0.0:80").unwrap().url(), "http://0.0.0.0:80");
-        assert_eq!(parse_metrics_addr("[::1]:9100").unwrap().url(), "http://[::1]:9100");
-        assert_eq!(parse_metrics_addr("localhost:0").unwrap().to_string(), "localhost:0");
+        assert_eq!(
+            parse_metrics_addr("0.0.0.0:80").unwrap().url(),
+            "http://0.0.0.0:80"
+        );
+        assert_eq!(
+            parse_metrics_addr("[::1]:9100").unwrap().url(),
+            "http://[::1]:9100"
+        );
+        assert_eq!(
+            parse_metrics_addr("localhost:0").unwrap().to_string(),
+            "localhost:0"
+        );
         assert!(loopback.resolve().unwrap().ip().is_loopback());
-        for bad in ["", "host", ":9100", "host:", "host:99999", "::1:9100", "[::1]", "[::1:9", "a:b"] {
+        for bad in [
+            "",
+            "host",
+            ":9100",
+            "host:",
+            "host:99999",
+            "::1:9100",
+            "[::1]",
+            "[::1:9",
+            "a:b",
+        ] {
             assert!(parse_metrics_addr(bad).is_err(), "{bad}");
         }
     }

@@ -101,7 +101,9 @@ mod tests {
             DaemonLine::Assignments(Vec::new())
         );
         assert_eq!(
-            DaemonLine::parse(&format!("{prefix}Initialization complete. Starting worker loop.")),
+            DaemonLine::parse(&format!(
+                "{prefix}Initialization complete. Starting worker loop."
+            )),
             DaemonLine::SchedulerStarted
         );
         assert_eq!(

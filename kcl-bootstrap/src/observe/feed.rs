@@ -34,7 +34,10 @@ pub(crate) fn translate(event: &Event<'_>) -> Option<WorkerEvent> {
     Some(match event {
         Event::DaemonStarted { .. } => WorkerEvent::DaemonStarted,
         Event::SchedulerStarted { .. } => WorkerEvent::SchedulerStarted,
-        Event::Line { line, .. } if line.source() == Source::Daemon => {
+        // The daemon's lines are recognised as its own only with kcl-bootstrap's logback pattern;
+        // with another they pass as unattributed lines. Only a child's parsed line (it names its
+        // shard) is surely not the daemon's.
+        Event::Line { line, .. } if !(line.source() == Source::Child && line.shard().is_some()) => {
             match DaemonLine::parse(line.message()) {
                 DaemonLine::Other => return None,
                 meaningful => WorkerEvent::DaemonLine(meaningful),
@@ -46,7 +49,11 @@ pub(crate) fn translate(event: &Event<'_>) -> Option<WorkerEvent> {
             stop_requested,
             status,
         } => {
-            let why = if *stop_requested { ", asked to stop" } else { "" };
+            let why = if *stop_requested {
+                ", asked to stop"
+            } else {
+                ""
+            };
             WorkerEvent::DaemonExited(format!(
                 "the daemon (pid {pid}) exited after {:.0}s ({status}{why})",
                 ran_for.as_secs_f64()

@@ -36,7 +36,9 @@ pub(crate) fn health(daemon: &DaemonState, problems: &[ShardProblem], bound: Dur
         DaemonState::NotStarted => {
             return Verdict::Fail("the daemon has not been started yet".to_owned());
         }
-        DaemonState::Stopped(why) => return Verdict::Fail(format!("the daemon is not running: {why}")),
+        DaemonState::Stopped(why) => {
+            return Verdict::Fail(format!("the daemon is not running: {why}"));
+        }
         DaemonState::Restarting => {
             return Verdict::Pass("ok: the daemon exited and is being restarted".to_owned());
         }
@@ -87,8 +89,14 @@ pub(crate) fn readiness(daemon: &DaemonState, started: bool) -> Verdict {
         (DaemonState::Running, false) => {
             Verdict::Fail("not ready: the daemon's scheduler has not started yet".to_owned())
         }
-        (DaemonState::NotStarted, _) => Verdict::Fail("not ready: the daemon has not been started yet".to_owned()),
-        (DaemonState::Restarting, _) => Verdict::Fail("not ready: the daemon is being restarted".to_owned()),
-        (DaemonState::Stopped(why), _) => Verdict::Fail(format!("not ready: the daemon is not running: {why}")),
+        (DaemonState::NotStarted, _) => {
+            Verdict::Fail("not ready: the daemon has not been started yet".to_owned())
+        }
+        (DaemonState::Restarting, _) => {
+            Verdict::Fail("not ready: the daemon is being restarted".to_owned())
+        }
+        (DaemonState::Stopped(why), _) => {
+            Verdict::Fail(format!("not ready: the daemon is not running: {why}"))
+        }
     }
 }

@@ -40,7 +40,10 @@ pub(crate) struct Server {
 
 impl Server {
     /// Serves `worker` on `listener` (already bound, so that bind errors surface to the caller).
-    pub(crate) fn start(listener: TcpListener, worker: Arc<Mutex<Worker>>) -> std::io::Result<Server> {
+    pub(crate) fn start(
+        listener: TcpListener,
+        worker: Arc<Mutex<Worker>>,
+    ) -> std::io::Result<Server> {
         listener.set_nonblocking(true)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
@@ -113,7 +116,10 @@ async fn accept(listener: tokio::net::TcpListener, worker: Arc<Mutex<Worker>>) {
 
 fn respond(request: &Request<Incoming>, worker: &Mutex<Worker>) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served\n".to_owned());
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are served\n".to_owned(),
+        );
     }
     let worker = || worker.lock().unwrap_or_else(PoisonError::into_inner);
     match request.uri().path() {

@@ -88,22 +88,86 @@ impl Metrics {
         let reports_rejected = Counter::default();
         // Counters get `_total` appended by the exposition.
         let r = &mut registry;
-        r.register("kcl_records", "Records delivered to the shard's child (KPL user records after deaggregation)", records.clone());
-        r.register("kcl_bytes", "Bytes of record data delivered to the shard's child", bytes.clone());
-        r.register("kcl_batches", "processRecords calls handled by the shard's child", batches.clone());
-        r.register("kcl_millis_behind_latest", "millisBehindLatest of the shard's last batch", millis_behind_latest.clone());
-        r.register("kcl_last_batch_timestamp_seconds", "When the supervisor received the report of the shard's last batch (Unix time)", last_batch.clone());
-        r.register("kcl_checkpoints", "Checkpoints the daemon answered, by result (ok or the daemon's exception name)", checkpoints.clone());
-        r.register("kcl_callback_failures", "Callbacks that failed (returned Err or panicked) after their retries", failures.clone());
-        r.register("kcl_callback_duration_seconds", "Time from the daemon's message to the child's status, by action", durations.clone());
-        r.register("kcl_callback_retries", "Callbacks called again after an Err (Runtime::retry_failed_callbacks), by action", retries.clone());
-        r.register("kcl_shard_children", "Children alive (one per lease this worker processes)", children.clone());
-        r.register("kcl_shard_leases", "Leases this worker holds, as the daemon's scheduler last logged them", leases.clone());
-        r.register("kcl_daemon_up", "1 while the MultiLangDaemon (JVM) runs", daemon_up.clone());
-        r.register("kcl_daemon_restarts", "Restarts of the MultiLangDaemon by the supervisor", daemon_restarts.clone());
-        r.register("kcl_reports", "Report datagrams received from children", reports.clone());
-        r.register("kcl_reports_lost", "Report datagrams children sent that never arrived (gaps in their seq)", reports_lost.clone());
-        r.register("kcl_reports_rejected", "Datagrams that were not version-1 reports", reports_rejected.clone());
+        r.register(
+            "kcl_records",
+            "Records delivered to the shard's child (KPL user records after deaggregation)",
+            records.clone(),
+        );
+        r.register(
+            "kcl_bytes",
+            "Bytes of record data delivered to the shard's child",
+            bytes.clone(),
+        );
+        r.register(
+            "kcl_batches",
+            "processRecords calls handled by the shard's child",
+            batches.clone(),
+        );
+        r.register(
+            "kcl_millis_behind_latest",
+            "millisBehindLatest of the shard's last batch",
+            millis_behind_latest.clone(),
+        );
+        r.register(
+            "kcl_last_batch_timestamp_seconds",
+            "When the supervisor received the report of the shard's last batch (Unix time)",
+            last_batch.clone(),
+        );
+        r.register(
+            "kcl_checkpoints",
+            "Checkpoints the daemon answered, by result (ok or the daemon's exception name)",
+            checkpoints.clone(),
+        );
+        r.register(
+            "kcl_callback_failures",
+            "Callbacks that failed (returned Err or panicked) after their retries",
+            failures.clone(),
+        );
+        r.register(
+            "kcl_callback_duration_seconds",
+            "Time from the daemon's message to the child's status, by action",
+            durations.clone(),
+        );
+        r.register(
+            "kcl_callback_retries",
+            "Callbacks called again after an Err (Runtime::retry_failed_callbacks), by action",
+            retries.clone(),
+        );
+        r.register(
+            "kcl_shard_children",
+            "Children alive (one per lease this worker processes)",
+            children.clone(),
+        );
+        r.register(
+            "kcl_shard_leases",
+            "Leases this worker holds, as the daemon's scheduler last logged them",
+            leases.clone(),
+        );
+        r.register(
+            "kcl_daemon_up",
+            "1 while the MultiLangDaemon (JVM) runs",
+            daemon_up.clone(),
+        );
+        r.register(
+            "kcl_daemon_restarts",
+            "Restarts of the MultiLangDaemon by the supervisor",
+            daemon_restarts.clone(),
+        );
+        r.register(
+            "kcl_reports",
+            "Report datagrams received from children",
+            reports.clone(),
+        );
+        r.register(
+            "kcl_reports_lost",
+            "Report datagrams children sent that never arrived (gaps in their seq)",
+            reports_lost.clone(),
+        );
+        r.register(
+            "kcl_reports_rejected",
+            "Datagrams that were not version-1 reports",
+            reports_rejected.clone(),
+        );
         Metrics {
             registry,
             records,

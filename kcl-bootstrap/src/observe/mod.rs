@@ -18,8 +18,8 @@
 
 mod addr;
 pub(crate) mod daemon_lines;
-mod exposition;
-mod feed;
+pub(crate) mod exposition;
+pub(crate) mod feed;
 mod health;
 mod http;
 mod metrics;
@@ -108,7 +108,10 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// Binds the endpoint on `addr` and the report socket, and starts both threads.
-    pub(crate) fn start(addr: &MetricsAddr, stall_after: Duration) -> Result<Endpoint, ObserveError> {
+    pub(crate) fn start(
+        addr: &MetricsAddr,
+        stall_after: Duration,
+    ) -> Result<Endpoint, ObserveError> {
         let resolved = addr.resolve().map_err(|source| ObserveError::Resolve {
             addr: addr.clone(),
             source,

@@ -79,7 +79,9 @@ impl ReportSocket {
                 Err(error)
                     if matches!(
                         error.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) => {}
                 // Nothing else is expected of a bound datagram socket; do not spin on it.
                 Err(_) => std::thread::sleep(TICK),
@@ -109,7 +111,10 @@ fn private_dir(base: &Path) -> io::Result<PathBuf> {
         .map_or(0, |since| since.subsec_nanos());
     let mut last_error = None;
     for attempt in 0..16u32 {
-        let dir = base.join(format!("kcl-bootstrap-{pid}-{:x}", nanos.wrapping_add(attempt)));
+        let dir = base.join(format!(
+            "kcl-bootstrap-{pid}-{:x}",
+            nanos.wrapping_add(attempt)
+        ));
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists => last_error = Some(error),

@@ -90,7 +90,10 @@ mod tests {
         let failure = ChildReport::parse(&fixture("failure.json")).unwrap();
         assert!(failure.failure.is_some());
         assert_eq!(failure.retries, 2);
-        assert!(failure.ends_the_child(), "not acknowledged: the child exits");
+        assert!(
+            failure.ends_the_child(),
+            "not acknowledged: the child exits"
+        );
         let first = ChildReport::parse(&fixture("initialize.json")).unwrap();
         assert_eq!(first.millis_behind_latest, None);
         assert_eq!(first.duration_micros, 40);

@@ -33,10 +33,13 @@ pub(crate) fn run(addr: &MetricsAddr) -> Result<(), ObserveError> {
         .into();
     let get = |path: &str| -> Result<(u16, String), ObserveError> {
         let url = format!("{base}{path}");
-        let mut response = agent.get(&url).call().map_err(|source| ObserveError::Fetch {
-            url: url.clone(),
-            source: Box::new(source),
-        })?;
+        let mut response = agent
+            .get(&url)
+            .call()
+            .map_err(|source| ObserveError::Fetch {
+                url: url.clone(),
+                source: Box::new(source),
+            })?;
         let status = response.status().as_u16();
         let body = response
             .body_mut()
@@ -70,7 +73,13 @@ pub(crate) fn run(addr: &MetricsAddr) -> Result<(), ObserveError> {
 }
 
 /// The table for `samples` (`now`: Unix time in seconds).
-fn render(base: &str, samples: &[Sample], health: &str, ready: &str, now: f64) -> String {
+pub(crate) fn render(
+    base: &str,
+    samples: &[Sample],
+    health: &str,
+    ready: &str,
+    now: f64,
+) -> String {
     let scalar = |name: &str| {
         samples
             .iter()
@@ -98,7 +107,11 @@ fn render(base: &str, samples: &[Sample], health: &str, ready: &str, now: f64) -
         }
     }
     let mut text = String::new();
-    let daemon = if scalar("kcl_daemon_up") >= 1.0 { "up" } else { "down" };
+    let daemon = if scalar("kcl_daemon_up") >= 1.0 {
+        "up"
+    } else {
+        "down"
+    };
     let _ = writeln!(
         text,
         "{base}: daemon {daemon}, {} restarts, {} children, {} leases held; health: {health}; {ready}",
@@ -108,13 +121,25 @@ fn render(base: &str, samples: &[Sample], health: &str, ready: &str, now: f64) -
     );
     let lost = scalar("kcl_reports_lost_total");
     if lost > 0.0 {
-        let _ = writeln!(text, "({lost} reports from children were lost: counts are lower bounds)");
+        let _ = writeln!(
+            text,
+            "({lost} reports from children were lost: counts are lower bounds)"
+        );
     }
     if rows.is_empty() {
         let _ = writeln!(text, "no shard has reported yet");
         return text;
     }
-    let header = ["SHARD", "RECORDS", "BATCHES", "BYTES", "BEHIND", "LAST BATCH", "CHECKPOINTS", "FAILURES"];
+    let header = [
+        "SHARD",
+        "RECORDS",
+        "BATCHES",
+        "BYTES",
+        "BEHIND",
+        "LAST BATCH",
+        "CHECKPOINTS",
+        "FAILURES",
+    ];
     let mut lines = vec![header.map(str::to_owned).to_vec()];
     for (shard, row) in &rows {
         let checkpoints = if row.checkpoints.is_empty() {
@@ -132,14 +157,21 @@ fn render(base: &str, samples: &[Sample], health: &str, ready: &str, now: f64) -
             format!("{}", row.batches),
             format!("{}", row.bytes),
             row.behind.map_or("-".to_owned(), |ms| format!("{ms} ms")),
-            row.last_batch
-                .map_or("-".to_owned(), |at| format!("{:.0}s ago", (now - at).max(0.0))),
+            row.last_batch.map_or("-".to_owned(), |at| {
+                format!("{:.0}s ago", (now - at).max(0.0))
+            }),
             checkpoints,
             format!("{}", row.failures),
         ]);
     }
     let widths: Vec<usize> = (0..header.len())
-        .map(|column| lines.iter().map(|line| line[column].len()).max().unwrap_or(0))
+        .map(|column| {
+            lines
+                .iter()
+                .map(|line| line[column].len())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for line in lines {
         let cells: Vec<String> = line
@@ -174,9 +206,15 @@ mod tests {
         );
         assert!(lines[1].starts_with("SHARD"), "{table}");
         assert!(lines[2].starts_with("shardId-0"), "{table}");
-        assert!(lines[2].contains("0 ms") && lines[2].contains("10s ago"), "{table}");
+        assert!(
+            lines[2].contains("0 ms") && lines[2].contains("10s ago"),
+            "{table}"
+        );
         assert!(lines[2].contains("1 ThrottlingException, 4 ok"), "{table}");
-        assert!(lines[3].starts_with("shardId-1") && lines[3].contains(" 7 "), "{table}");
+        assert!(
+            lines[3].starts_with("shardId-1") && lines[3].contains(" 7 "),
+            "{table}"
+        );
         assert_eq!(lines.len(), 4);
     }
 }
