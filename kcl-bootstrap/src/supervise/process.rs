@@ -48,9 +48,7 @@ pub(crate) fn start(spec: &LaunchSpec) -> std::io::Result<Started> {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         // Cannot happen with Stdio::piped(); stop the JVM rather than run it blind.
         kill_group(child.id(), libc::SIGKILL);
-        return Err(std::io::Error::other(
-            "the daemon's output pipes are missing",
-        ));
+        return Err(std::io::Error::other("the daemon's output pipes are missing"));
     };
     // The `Child` is dropped without waiting: the main loop reaps with waitpid(-1).
     Ok(Started {

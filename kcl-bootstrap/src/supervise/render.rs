@@ -175,8 +175,9 @@ mod tests {
     #[test]
     fn json_objects_parse_back_with_every_field() {
         let mut parser = LineParser::new(Stream::Stderr);
-        let line = parser
-            .parse("2026-11-21T22:09:42.186Z  WARN [shardId-000000000001] app: say \"hi\"\tnow é");
+        let line = parser.parse(
+            "2026-11-21T22:09:42.186Z  WARN [shardId-000000000001] app: say \"hi\"\tnow é",
+        );
         let json = to_json(&line, &[], UNIX_EPOCH);
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["time"], "2026-11-21T22:09:42.186Z");
