@@ -37,13 +37,15 @@ pub struct Locations {
     /// A `bench-child-kcl` built from an earlier kcl-protocol, and which revision that is: the
     /// `kcl-before` child, for before/after comparisons within one run.
     pub baseline: Option<(PathBuf, String)>,
+    /// The report socket of `--reports`: the `kcl-reports` child reports to it.
+    pub report_socket: Option<PathBuf>,
 }
 
 /// The child ids run by default (when installed), in the report's order.
 pub const ALL_IDS: [&str; 4] = ["kcl", "naive", "python", "node"];
 
 /// Every child id in the report's order, the optional `kcl-before` included.
-pub const REPORT_ORDER: [&str; 5] = ["kcl", "kcl-before", "naive", "python", "node"];
+pub const REPORT_ORDER: [&str; 6] = ["kcl", "kcl-reports", "kcl-before", "naive", "python", "node"];
 
 impl Locations {
     /// The repository root this crate was built from, and the directory of the running binary.
@@ -60,6 +62,7 @@ impl Locations {
             repo_root,
             bin_dir,
             baseline: None,
+            report_socket: None,
         }
     }
 
@@ -90,6 +93,22 @@ impl Locations {
                     "bench-child-kcl",
                     &format!("kcl-protocol before ({revision})"),
                 )
+            }
+            "kcl-reports" => {
+                let socket = self
+                    .report_socket
+                    .as_ref()
+                    .ok_or("kcl-reports needs --reports (a socket the bench drains)")?;
+                let mut child = self.rust_child(
+                    "kcl-reports",
+                    "bench-child-kcl",
+                    "kcl-protocol (ours), reporting to a supervisor",
+                )?;
+                child.env.push((
+                    crate::reports::REPORT_SOCKET_VARIABLE.into(),
+                    socket.clone().into_os_string(),
+                ));
+                Ok(child)
             }
             "naive" => self.rust_child(
                 "naive",

@@ -29,6 +29,8 @@ pub struct Document<'a> {
     pub machine: &'a MachineFacts,
     /// Path of the chart relative to the report, if one was written.
     pub chart: Option<&'a str>,
+    /// The "Reports to the supervisor" section (`--reports`), or empty.
+    pub reports: &'a str,
     /// `kcl-bootstrap` overhead, if measured; or why not.
     pub bootstrap: Result<Overhead, String>,
     /// Idle memory of many children at once (empty if not measured).
@@ -158,6 +160,8 @@ catches up with big batches: what a child keeps afterwards is what 100-200 child
         out.push_str(&targets_table(doc.targets));
         out.push('\n');
     }
+
+    out.push_str(doc.reports);
 
     if let Some(first) = doc.idle.first() {
         let _ = writeln!(

@@ -17,5 +17,6 @@ pub mod idle;
 pub mod machine;
 pub mod overhead;
 pub mod report;
+pub mod reports;
 pub mod transcript;
 pub mod workload;

@@ -14,6 +14,7 @@ use kcl_bench::document::{self, Document};
 use kcl_bench::report::{self, summarize};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
+use kcl_bench::reports::{self, Delivery, ReportDrain};
 use kcl_bench::{chart, driver, idle, machine, overhead};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
@@ -70,6 +71,10 @@ struct Args {
     /// How many idle children of each Rust kind to run at once for the idle-memory table (0: skip).
     #[arg(long, default_value_t = 20)]
     idle_children: usize,
+    /// Also run the kcl child with reports to a supervisor on (`kcl-reports`: KCL_SUPERVISOR_SOCKET
+    /// names a socket this process drains), side by side with `kcl`.
+    #[arg(long)]
+    reports: bool,
     /// The command line to show in the report (set by scripts/bench).
     #[arg(long, default_value = "scripts/bench")]
     command_line: String,
@@ -97,6 +102,13 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(dir) = &args.baseline_bin_dir {
         locations.baseline = Some((dir.clone(), args.baseline_revision.clone()));
     }
+    let drain = if args.reports {
+        let drain = ReportDrain::start()?;
+        locations.report_socket = Some(drain.path().to_owned());
+        Some(drain)
+    } else {
+        None
+    };
 
     // Children: the ones asked for must exist; by default, every installed one.
     let mut children: Vec<ChildSpec> = Vec::new();
@@ -118,6 +130,10 @@ fn run(args: &Args) -> Result<(), String> {
         for id in &args.children {
             children.push(locations.child(id)?);
         }
+    }
+    if args.reports && !children.iter().any(|c| c.id == "kcl-reports") {
+        let after_kcl = children.iter().position(|c| c.id == "kcl").map_or(0, |i| i + 1);
+        children.insert(after_kcl, locations.child("kcl-reports")?);
     }
     if children.is_empty() {
         return Err("no child to run".into());
@@ -167,13 +183,30 @@ fn run(args: &Args) -> Result<(), String> {
 
     let time_limit = Duration::from_secs(args.time_limit_secs);
     let mut measurements = Vec::new();
+    let mut deliveries: Vec<Delivery> = Vec::new();
     for round in 0..rounds {
         for (workload, transcript) in workloads.iter().zip(&transcripts) {
             // Rotate the order each round so no child always runs first or last.
             for offset in 0..children.len() {
                 let child = &children[(offset + round) % children.len()];
+                let reports_before = drain.as_ref().map_or(0, ReportDrain::received);
                 let measurement = driver::drive(child, workload, transcript, time_limit)
                     .map_err(|e| e.to_string())?;
+                if let (Some(drain), "kcl-reports") = (&drain, child.id) {
+                    let sent = workload.batches() as u64 + 2;
+                    let received = drain.wait_for(reports_before + sent) - reports_before;
+                    match deliveries.iter_mut().find(|d| d.workload == workload.id) {
+                        Some(d) => {
+                            d.expected += sent;
+                            d.received += received;
+                        }
+                        None => deliveries.push(Delivery {
+                            workload: workload.id,
+                            expected: sent,
+                            received,
+                        }),
+                    }
+                }
                 eprintln!(
                     "round {}/{rounds} ({}) {:<10} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  probe {:>6} end {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
                     round + 1,
@@ -217,6 +250,10 @@ fn run(args: &Args) -> Result<(), String> {
             "{}",
             report::workload_table(&summaries, workload, &label_of)
         );
+    }
+    let reports_section = reports::section(&summaries, &workloads, &deliveries);
+    if !reports_section.is_empty() {
+        println!("\n{reports_section}");
     }
     if args.smoke {
         println!(
@@ -317,6 +354,7 @@ fn run(args: &Args) -> Result<(), String> {
             chart: chart_link.as_deref(),
             bootstrap,
             idle: &idle,
+            reports: &reports_section,
         });
         std::fs::write(markdown, text)
             .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;

@@ -66,6 +66,27 @@ fn the_naive_child_passes_every_smoke_workload() {
 }
 
 #[test]
+fn the_reporting_kcl_child_passes_and_reports_every_action() {
+    let drain = kcl_bench::reports::ReportDrain::start().unwrap();
+    let mut child = rust_child("kcl-reports", env!("CARGO_BIN_EXE_bench-child-kcl"));
+    child.env.push((
+        kcl_bench::reports::REPORT_SOCKET_VARIABLE.into(),
+        drain.path().as_os_str().to_owned(),
+    ));
+    run_all_smoke_workloads(&child);
+    // One report per acknowledged action: initialize, each batch, shardEnded.
+    let expected: u64 = Workload::smoke()
+        .iter()
+        .map(|w| w.batches() as u64 + 2)
+        .sum();
+    let received = drain.wait_for(expected);
+    assert!(
+        received > 0 && received <= expected,
+        "received {received} reports, sent at most {expected}"
+    );
+}
+
+#[test]
 fn the_official_sdk_children_pass_if_installed() {
     let locations = Locations {
         repo_root: Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,6 +98,7 @@ fn the_official_sdk_children_pass_if_installed() {
             .unwrap()
             .to_path_buf(),
         baseline: None,
+        report_socket: None,
     };
     for id in ["python", "node"] {
         match locations.child(id) {

@@ -27,6 +27,7 @@ Mirrors are also read from ~/.m2/settings.xml (<mirrorOf> central or *).
 
 Exit codes:
   0   printed the command / classpath, or validation passed (--check)
+  1   status: the --metrics-addr endpoint could not be read
   2   usage: bad flag or value; a file named by a flag (-p included) missing, unreadable or not
       a regular file; unknown --kcl-version; bad lock; bad repository URL or settings.xml
   3   the properties file is refused: too large, a syntax error, or validation errors
@@ -41,7 +42,8 @@ Exit codes:
 /// Fetch the KCL MultiLangDaemon jars (verified against a Maven-generated lock) and launch the
 /// daemon for your processor.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "kcl-bootstrap", version, after_help = AFTER_HELP, max_term_width = 100)]
+#[command(name = "kcl-bootstrap", version, after_help = AFTER_HELP, max_term_width = 100,
+          subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     /// The daemon's properties file (executableName, streamName, applicationName, ...).
     #[arg(
@@ -220,6 +222,36 @@ pub struct Cli {
         help_heading = "Supervised mode"
     )]
     pub log_format: crate::supervise::LogFormat,
+
+    // --- observability ---
+    /// Serve /metrics (Prometheus), /healthz and /readyz for the whole worker on HOST:PORT (a
+    /// bare PORT means 127.0.0.1:PORT); the children report to it (KCL_SUPERVISOR_SOCKET).
+    #[arg(long = "metrics-addr", value_name = "ADDR", value_parser = crate::observe::parse_metrics_addr,
+          requires = "supervise", help_heading = "Observability")]
+    pub metrics_addr: Option<crate::observe::MetricsAddr>,
+
+    /// /healthz fails when a shard that was behind got no batch for this long, or when a lease
+    /// this worker holds has had no live child for this long (more than the scheduler's
+    /// 1-minute report of its leases).
+    #[arg(long = "stall-after", value_name = "DURATION", default_value = "3m",
+          value_parser = parse_duration, requires = "metrics_addr", help_heading = "Observability")]
+    pub stall_after: Duration,
+
+    /// `status`: print the worker's per-shard table from a running --metrics-addr endpoint.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands (the default, without one, is to launch the daemon).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print a per-shard table (records, lag, last batch, checkpoints) and the health of a worker
+    /// from its --metrics-addr endpoint.
+    Status {
+        /// The endpoint's address: HOST:PORT, or PORT for 127.0.0.1.
+        #[arg(long = "metrics-addr", value_name = "ADDR", value_parser = crate::observe::parse_metrics_addr)]
+        metrics_addr: crate::observe::MetricsAddr,
+    },
 }
 
 /// Parses `500ms`, `20s`, `1.5s`, `5m`, `1h` or a bare number of seconds; zero is refused.

@@ -24,6 +24,8 @@ pub(crate) mod code {
     pub(crate) const JARS: i32 = 5;
     /// The command or classpath could not be written to stdout.
     pub(crate) const STDOUT: i32 = 6;
+    /// `status`: the endpoint could not be read.
+    pub(crate) const UNREACHABLE: i32 = 1;
     /// A bug (a panic, a broken built-in lock): `EX_SOFTWARE`.
     pub(crate) const INTERNAL: i32 = 70;
 }
@@ -153,6 +155,9 @@ pub(crate) enum Error {
     /// Printing the command or classpath failed.
     #[error("cannot write to stdout")]
     Stdout(#[source] std::io::Error),
+    /// The metrics endpoint could not start, or `status` could not read one.
+    #[error(transparent)]
+    Observe(#[from] crate::observe::ObserveError),
 }
 
 impl From<JarError> for Error {
@@ -184,6 +189,7 @@ impl Error {
             Error::Jars(_) => code::JARS,
             Error::Stdout(_) => code::STDOUT,
             Error::BrokenBuiltinLock { .. } => code::INTERNAL,
+            Error::Observe(e) => e.exit_code(),
         }
     }
 }

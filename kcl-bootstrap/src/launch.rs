@@ -84,6 +84,11 @@ impl LaunchSpec {
         }
     }
 
+    /// Sets a variable in the daemon's environment (and so its children's).
+    pub(crate) fn set_env(&mut self, name: &str, value: String) {
+        self.env.push((name.to_owned(), value));
+    }
+
     /// Uses `path` (kcl-bootstrap's default logback file) when the user named none.
     pub(crate) fn default_log_configuration(&mut self, path: PathBuf) {
         if self.log_configuration.is_none() {

@@ -27,13 +27,14 @@ mod java;
 mod launch;
 pub mod lock;
 mod maven;
+mod observe;
 mod output;
 mod process;
 pub mod properties;
 mod steps;
 mod supervise;
 
-pub use cli::Cli;
+pub use cli::{Cli, Command};
 pub use supervise::{LogFormat, RestartPolicy};
 
 use error::{Error, code};
@@ -70,6 +71,11 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     if cli.list_versions {
         return list_versions().map(|()| code::OK);
     }
+    if let Some(Command::Status { metrics_addr }) = &cli.command {
+        return observe::status::run(metrics_addr)
+            .map(|()| code::OK)
+            .map_err(Error::from);
+    }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
     let properties = read_properties(cli, &cwd)?;
@@ -99,7 +105,15 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         prepare_launch(cli, &mut spec, &properties, &cache_root);
     }
     if cli.supervise {
-        return supervise(cli, &spec, &properties, &lock, java_major);
+        let endpoint = observe_worker(cli, &mut spec)?;
+        return supervise(
+            cli,
+            &spec,
+            &properties,
+            &lock,
+            java_major,
+            endpoint.as_ref(),
+        );
     }
     finish(cli, &spec, &lock, java_major).map(|()| code::OK)
 }
@@ -128,6 +142,34 @@ fn prepare_launch(
     }
 }
 
+/// `--metrics-addr`: starts the endpoint and names its report socket to the daemon's children.
+#[cfg(unix)]
+fn observe_worker(
+    cli: &Cli,
+    spec: &mut launch::LaunchSpec,
+) -> Result<Option<observe::Endpoint>, Error> {
+    let Some(addr) = &cli.metrics_addr else {
+        return Ok(None);
+    };
+    let endpoint = observe::Endpoint::start(addr, cli.stall_after)?;
+    let socket = endpoint.socket_path().to_string_lossy().into_owned();
+    spec.set_env(observe::REPORT_SOCKET_VARIABLE, socket);
+    // Printed even with -q: the port may have been chosen by the system (:0).
+    output::say(&format!(
+        "metrics on http://{0}/metrics, health on http://{0}/healthz and http://{0}/readyz",
+        endpoint.local_addr()
+    ));
+    Ok(Some(endpoint))
+}
+
+#[cfg(not(unix))]
+fn observe_worker(
+    _cli: &Cli,
+    _spec: &mut launch::LaunchSpec,
+) -> Result<Option<observe::Endpoint>, Error> {
+    Ok(None)
+}
+
 /// `--supervise`: runs the daemon as a supervised child; returns the supervisor's exit code.
 #[cfg(unix)]
 fn supervise(
@@ -136,6 +178,7 @@ fn supervise(
     properties: &PropertiesFile,
     lock: &lock::Lock,
     java_major: u32,
+    endpoint: Option<&observe::Endpoint>,
 ) -> Result<i32, Error> {
     if !cli.quiet {
         output::say(&format!(
@@ -146,7 +189,11 @@ fn supervise(
     output::flush(output::FLUSH_BOUND);
     let grace = properties.value("shutdownGraceMillis");
     let options = supervise::Options::new(cli, grace.as_deref());
-    supervise::run(spec, &options, supervise::events::Observers::default())
+    let observers = match endpoint {
+        Some(endpoint) => supervise::events::Observers::new(vec![endpoint.feed()]),
+        None => supervise::events::Observers::default(),
+    };
+    supervise::run(spec, &options, observers)
 }
 
 /// `--supervise` needs Unix process groups and signals.
@@ -157,6 +204,7 @@ fn supervise(
     _properties: &PropertiesFile,
     _lock: &lock::Lock,
     _java_major: u32,
+    _endpoint: Option<&observe::Endpoint>,
 ) -> Result<i32, Error> {
     output::say("error: --supervise needs Unix (process groups and signals); use -e");
     Ok(code::USAGE)

@@ -5,6 +5,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::checkpoint::{CheckpointError, CheckpointTransport};
+use crate::report::CheckpointOutcomes;
 use crate::watchdog::WatchdogHandle;
 use crate::wire::{
     Excerpt, Inbound, LeadingNewline, LineReader, MessageWriter, Parsed, parse_line,
@@ -16,6 +17,8 @@ pub(crate) struct Connection<R, W> {
     writer: MessageWriter<W>,
     /// Told when the daemon's timer restarts after a checkpoint reply.
     watchdog: Option<WatchdogHandle>,
+    /// The daemon's answers since the last report (only while reporting to a supervisor).
+    outcomes: Option<CheckpointOutcomes>,
 }
 
 impl<R: BufRead, W: Write> Connection<R, W> {
@@ -29,7 +32,18 @@ impl<R: BufRead, W: Write> Connection<R, W> {
             reader: LineReader::new(reader),
             writer: MessageWriter::new(writer, leading_newline),
             watchdog,
+            outcomes: None,
         }
+    }
+
+    /// Counts the daemon's checkpoint answers from now on, for the reports.
+    pub(crate) fn count_checkpoint_outcomes(&mut self) {
+        self.outcomes = Some(CheckpointOutcomes::default());
+    }
+
+    /// The answers counted since the last report, if counting.
+    pub(crate) fn checkpoint_outcomes(&mut self) -> Option<&mut CheckpointOutcomes> {
+        self.outcomes.as_mut()
     }
 
     /// The daemon's next line (or the one a checkpoint round trip kept); `None` at end of input.
@@ -114,6 +128,9 @@ impl<R: BufRead, W: Write> CheckpointTransport for Connection<R, W> {
                     // The daemon wrote its reply and now waits again, with a fresh timeout.
                     if let Some(watchdog) = &self.watchdog {
                         watchdog.restart();
+                    }
+                    if let Some(outcomes) = &mut self.outcomes {
+                        outcomes.note(&result);
                     }
                     return result;
                 }

@@ -18,6 +18,7 @@ use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
+use crate::report::{Acknowledged, Reporter};
 use crate::runtime::{Error, FailurePolicy, Runtime};
 use crate::step::Step;
 use crate::watchdog::{Watchdog, WatchdogHandle};
@@ -78,11 +79,13 @@ pub(crate) struct Engine<'c, P, R, W> {
     watchdog: Option<WatchdogHandle>,
     /// Owns the watchdog thread (stopped when the engine ends).
     _watchdog: Option<Watchdog>,
+    /// Reports each callback to a supervisor, when one asked for it.
+    report: Reporter,
 }
 
 impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
     /// With `daemon_timeout` (the daemon's `timeoutInSeconds`), a [`Watchdog`] warns about
-    /// callbacks that come close to it.
+    /// callbacks that come close to it; `report` sends a report after each callback.
     pub(crate) fn new(
         config: &'c Runtime,
         processor: P,
@@ -90,13 +93,19 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
         writer: W,
         leading_newline: LeadingNewline,
         daemon_timeout: Option<Duration>,
+        report: Reporter,
     ) -> Self {
         let watchdog = daemon_timeout.and_then(Watchdog::start);
         let watched = watchdog.as_ref().map(Watchdog::handle);
+        let mut connection = Connection::new(reader, writer, leading_newline, watched.clone());
+        if report.is_active() {
+            connection.count_checkpoint_outcomes();
+        }
         Engine {
             config,
             processor,
-            connection: Connection::new(reader, writer, leading_newline, watched.clone()),
+            connection,
+            report,
             watchdog: watched,
             _watchdog: watchdog,
             batch: ProcessRecordsInput::default(),
@@ -123,12 +132,22 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 }
                 return Ok(());
             };
+            let action = step.awaited_status();
             if let Some(watchdog) = &self.watchdog
-                && let Some(action) = step.awaited_status()
+                && let Some(action) = action
             {
                 watchdog.arm(action);
             }
-            self.handle(step)?;
+            self.report.begin(action);
+            let handled = self.handle(step);
+            let acknowledged = match handled {
+                Ok(()) => Acknowledged::Yes,
+                Err(_) => Acknowledged::No,
+            };
+            let outcomes = self.connection.checkpoint_outcomes();
+            self.report
+                .finish(&self.shard_id, &self.batch, outcomes, acknowledged);
+            handled?;
         }
     }
 
@@ -386,10 +405,13 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                             );
                             std::thread::sleep(wait);
                             attempt += 1;
+                            self.report.note_retry();
                         }
                         Err(error) => {
+                            let failure = Failure::Error(error);
+                            self.report.note_failure(&failure);
                             return Called {
-                                failure: Some(Failure::Error(error)),
+                                failure: Some(failure),
                                 log,
                             };
                         }
@@ -398,8 +420,10 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
                 Err(payload) => {
                     let message = panic_message(payload.as_ref());
                     tracing::error!("{action} panicked: {message}");
+                    let failure = Failure::Panic(message);
+                    self.report.note_failure(&failure);
                     return Called {
-                        failure: Some(Failure::Panic(message)),
+                        failure: Some(failure),
                         log,
                     };
                 }

@@ -175,6 +175,7 @@ pub mod logging;
 mod memory;
 mod processor;
 mod record;
+mod report;
 mod retry;
 mod runtime;
 mod stdio;
@@ -196,6 +197,7 @@ pub use processor::{
     ShutdownRequestedInput,
 };
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
+pub use report::REPORT_SOCKET_VARIABLE;
 pub use runtime::{Error, FailurePolicy, Runtime};
 pub use stdio::SignalHandling;
 pub use watchdog::TIMEOUT_VARIABLE;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::checkpoint::RetryPolicy;
 use crate::engine::Engine;
 use crate::processor::{BoxError, Processor};
+use crate::report::{self, Reporter};
 use crate::stdio::{self, SignalHandling, StdoutGuard};
 use crate::watchdog;
 use crate::wire::LeadingNewline;
@@ -66,6 +67,16 @@ pub struct Runtime {
     guard_stdout: bool,
     leading_newline: Option<bool>,
     daemon_timeout: DaemonTimeout,
+    report_socket: ReportSocket,
+}
+
+/// Where the supervisor's report socket comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReportSocket {
+    /// [`REPORT_SOCKET_VARIABLE`](crate::REPORT_SOCKET_VARIABLE), read by [`Runtime::run`].
+    FromEnvironment,
+    /// Set with [`Runtime::report_socket`].
+    Given(Option<std::path::PathBuf>),
 }
 
 /// Where the daemon's `timeoutInSeconds` comes from.
@@ -90,6 +101,7 @@ impl Default for Runtime {
             guard_stdout: true,
             leading_newline: None,
             daemon_timeout: DaemonTimeout::FromEnvironment,
+            report_socket: ReportSocket::FromEnvironment,
         }
     }
 }
@@ -191,6 +203,29 @@ impl Runtime {
         self
     }
 
+    /// The Unix datagram socket of a supervisor to which the engine sends one report after each
+    /// callback (the format is in the crate's `REPORTS.md`). Sending never blocks and never fails a
+    /// callback: a report that does not fit is dropped.
+    ///
+    /// By default [`run`](Self::run) reads the path from the environment variable
+    /// `KCL_SUPERVISOR_SOCKET` ([`REPORT_SOCKET_VARIABLE`](crate::REPORT_SOCKET_VARIABLE), set by
+    /// `kcl-bootstrap --supervise --metrics-addr`); [`run_with_io`](Self::run_with_io) does not
+    /// read the environment. `None` sends nothing.
+    pub fn report_socket(mut self, socket: Option<std::path::PathBuf>) -> Self {
+        self.report_socket = ReportSocket::Given(socket);
+        self
+    }
+
+    fn reporter(&self, environment: Environment) -> Reporter {
+        match (&self.report_socket, environment) {
+            (ReportSocket::Given(socket), _) => Reporter::new(socket.as_deref()),
+            (ReportSocket::FromEnvironment, Environment::Read) => {
+                Reporter::new(report::socket_from_environment().as_deref())
+            }
+            (ReportSocket::FromEnvironment, Environment::Ignore) => Reporter::new(None),
+        }
+    }
+
     /// Runs `processor` over the process's stdin and stdout until stdin ends.
     ///
     /// Sets up stdio first (the stdout guard and signal handling, see above). Returns `Ok(())`
@@ -216,6 +251,7 @@ impl Runtime {
         };
         // The engine's line reader reads into its own buffer; large reads bypass stdin's buffer.
         let input = io::stdin().lock();
+        let report = self.reporter(Environment::Read);
         Engine::new(
             &self,
             processor,
@@ -223,6 +259,7 @@ impl Runtime {
             output,
             leading_newline,
             daemon_timeout,
+            report,
         )
         .run()
     }
@@ -243,6 +280,7 @@ impl Runtime {
             DaemonTimeout::FromEnvironment => None,
             DaemonTimeout::Given(timeout) => timeout,
         };
+        let report = self.reporter(Environment::Ignore);
         Engine::new(
             &self,
             processor,
@@ -250,9 +288,17 @@ impl Runtime {
             writer,
             leading_newline,
             daemon_timeout,
+            report,
         )
         .run()
     }
+}
+
+/// Whether a setting left to the environment is read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Environment {
+    Read,
+    Ignore,
 }
 
 /// Why [`run`](crate::run) stopped before stdin ended.

@@ -45,6 +45,8 @@
 //!   to another owner in between, so the checkpoint is refused with `ShutdownException`. The
 //!   checkpoint is still made the way the samples teach (`RetryPolicy::retry(..)?`); a refusal is
 //!   logged as a `checkpointRefused` event first.
+//! - `E2E_GATE_AFTER_BATCHES=N` (with `E2E_GATE_DIR`): only a batch after this process handled N
+//!   batches can claim the gate (scenario 14: a shard that was behind stops taking batches).
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -102,6 +104,14 @@ impl FailureInjection {
 /// The longest a gated batch waits for `<dir>/open`: the scenario opens it within seconds, and
 /// this stays below the e2e properties' `timeoutInSeconds` (60), after which the daemon would halt.
 const GATE_WAIT: Duration = Duration::from_secs(45);
+
+/// `E2E_GATE_AFTER_BATCHES`: batches handled before the gate can be claimed (default 0).
+fn gate_after_batches() -> u64 {
+    std::env::var("E2E_GATE_AFTER_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
 
 /// `E2E_GATE_DIR`: hold the run's first batch until the scenario has moved the lease.
 #[derive(Debug)]
@@ -240,7 +250,8 @@ impl Processor for E2eProcessor {
             self.stopped = true;
             return Ok(());
         }
-        if let Some(gate) = self.gate.as_ref().filter(|gate| gate.claim()) {
+        let gate_due = self.batches >= gate_after_batches();
+        if let Some(gate) = self.gate.as_ref().filter(|gate| gate_due && gate.claim()) {
             writer.event("gateHeld", last.sequence_number().as_str())?;
             gate.wait_open()?;
         }
