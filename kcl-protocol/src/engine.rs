@@ -18,7 +18,7 @@ use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
-use crate::runtime::{Error, FailurePolicy, Runtime};
+use crate::runtime::{Error, FailurePolicy, Runner};
 use crate::step::Step;
 use crate::watchdog::{Watchdog, WatchdogHandle};
 use crate::watermark::Watermark;
@@ -65,7 +65,7 @@ struct Called {
 }
 
 pub(crate) struct Engine<'c, P, R, W> {
-    config: &'c Runtime,
+    config: &'c Runner,
     processor: P,
     connection: Connection<R, W>,
     batch: ProcessRecordsInput,
@@ -84,7 +84,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
     /// With `daemon_timeout` (the daemon's `timeoutInSeconds`), a [`Watchdog`] warns about
     /// callbacks that come close to it.
     pub(crate) fn new(
-        config: &'c Runtime,
+        config: &'c Runner,
         processor: P,
         reader: R,
         writer: W,
