@@ -24,7 +24,7 @@ pub(crate) fn note(mode: ProgressMode, message: &str) {
 }
 
 /// What the download threads have done so far, for the bar's message and the summary line.
-struct Tally {
+pub(crate) struct Tally {
     started: Instant,
     jars_done: AtomicUsize,
     jars_total: usize,
