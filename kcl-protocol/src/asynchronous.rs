@@ -42,7 +42,7 @@ use crate::processor::{
     BoxError, InitializeInput, LeaseLostInput, ProcessRecordsInput, Processor, ShardEndedInput,
     ShutdownRequestedInput,
 };
-use crate::runtime::{Error, Runtime};
+use crate::runtime::{Error, Runner};
 
 /// The async version of [`Processor`], with the same callbacks, defaults and failure policy.
 ///
@@ -94,7 +94,7 @@ pub trait AsyncProcessor {
 }
 
 /// Adapts an [`AsyncProcessor`] to [`Processor`] by blocking on each callback with a tokio
-/// runtime. Pass it to [`Runtime::run`] for a custom configuration, or to the fake daemon in tests.
+/// runtime. Pass it to [`Runner::run`] for a custom configuration, or to the fake daemon in tests.
 #[derive(Debug)]
 pub struct BlockOn<P> {
     processor: P,
@@ -196,9 +196,9 @@ impl<P: AsyncProcessor> Processor for BlockOn<P> {
     }
 }
 
-/// Runs an async processor over stdin and stdout with the default [`Runtime`] on a new
+/// Runs an async processor over stdin and stdout with the default [`Runner`] on a new
 /// current-thread tokio runtime, until the daemon closes stdin.
 pub fn run<P: AsyncProcessor>(processor: P) -> Result<(), Error> {
     let adapted = BlockOn::new(processor).map_err(Error::AsyncRuntime)?;
-    Runtime::new().run(adapted)
+    Runner::new().run(adapted)
 }

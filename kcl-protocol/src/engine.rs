@@ -19,7 +19,7 @@ use crate::processor::{
     ShutdownRequestedInput,
 };
 use crate::report::{Acknowledged, Reporter};
-use crate::runtime::{Error, FailurePolicy, Runtime};
+use crate::runtime::{Error, FailurePolicy, Runner};
 use crate::step::Step;
 use crate::watchdog::{Watchdog, WatchdogHandle};
 use crate::watermark::Watermark;
@@ -66,7 +66,7 @@ struct Called {
 }
 
 pub(crate) struct Engine<'c, P, R, W> {
-    config: &'c Runtime,
+    config: &'c Runner,
     processor: P,
     connection: Connection<R, W>,
     batch: ProcessRecordsInput,
@@ -87,7 +87,7 @@ impl<'c, P: Processor, R: BufRead, W: Write> Engine<'c, P, R, W> {
     /// With `daemon_timeout` (the daemon's `timeoutInSeconds`), a [`Watchdog`] warns about
     /// callbacks that come close to it; `report` sends a report after each callback.
     pub(crate) fn new(
-        config: &'c Runtime,
+        config: &'c Runner,
         processor: P,
         reader: R,
         writer: W,

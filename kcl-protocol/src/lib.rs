@@ -62,7 +62,7 @@
 //!   `src/wire/mod.rs` for every accepted and skipped line form).
 //! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
 //!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
-//!   protocol ([`Runtime::guard_stdout`]).
+//!   protocol ([`Runner::guard_stdout`]).
 //! - **Graceful shutdown**: SIGINT and SIGTERM are ignored by default, so a Ctrl-C in the terminal
 //!   or a supervisor's signal to the process group does not kill the child before the daemon has
 //!   run `shutdownRequested` → checkpoint → `leaseLost`; stdin EOF ends the child
@@ -89,9 +89,9 @@
 //!
 //! Data safety first. What happens when a callback returns `Err` or panics:
 //!
-//! | callback | `Err` (after [`Runtime::retry_failed_callbacks`]) | panic |
+//! | callback | `Err` (after [`Runner::retry_failed_callbacks`]) | panic |
 //! | --- | --- | --- |
-//! | `initialize`, `process_records`, `shard_ended` | [`FailurePolicy`] set by [`Runtime::on_error`] | [`FailurePolicy`] set by [`Runtime::on_panic`] (never retried) |
+//! | `initialize`, `process_records`, `shard_ended` | [`FailurePolicy`] set by [`Runner::on_error`] | [`FailurePolicy`] set by [`Runner::on_panic`] (never retried) |
 //! | `shutdown_requested` | logged, acknowledged | logged, acknowledged |
 //! | `lease_lost` | logged, acknowledged | logged, acknowledged |
 //! | any callback, once the daemon refused a checkpoint with `ShutdownException` (the lease is gone) | the refusal itself (returned with `?` or not): logged once at WARN, acknowledged; any other error: logged, acknowledged | logged, acknowledged |
@@ -131,12 +131,12 @@
 //! It takes the child's [`Watermark`] from the checkpointer ([`Checkpointer::watermark`]), gives
 //! every record's [`Ticket`] to the work, and marks the ticket done from whatever thread or task
 //! finishes it. The engine checkpoints the highest record below which every delivered record is
-//! done, after every batch and, after a bounded wait ([`Runtime::watermark_wait`]), at shutdown
+//! done, after every batch and, after a bounded wait ([`Runner::watermark_wait`]), at shutdown
 //! and shard end (`SHARD_END` only once everything is done). See the [`watermark`] module.
 //!
 //! | engine checkpoint for the watermark | outcome |
 //! | --- | --- |
-//! | throttled or a dependency failed | retried ([`Runtime::watermark_retry`]); if it still fails, a failure of the callback it was made in (policy applies; `shutdown_requested` acknowledged) |
+//! | throttled or a dependency failed | retried ([`Runner::watermark_retry`]); if it still fails, a failure of the callback it was made in (policy applies; `shutdown_requested` acknowledged) |
 //! | refused with `ShutdownException` | as in any callback: logged once, acknowledged |
 //! | records still outstanding at shard end after the wait | a failure of `shard_ended`: with `Exit` not acknowledged (what is done is checkpointed first); with `SkipBatch` `SHARD_END` is made anyway |
 //!
@@ -149,7 +149,7 @@
 //! seconds); [`run`] then logs one WARN, with the shard id and the action, when a callback has kept
 //! the daemon waiting for more than 80% of it (a checkpoint restarts the daemon's timer, as it does
 //! in the daemon). A value that is not a positive integer is ignored with one WARN; without the
-//! variable nothing runs. [`Runtime::daemon_timeout`] sets it explicitly.
+//! variable nothing runs. [`Runner::daemon_timeout`] sets it explicitly.
 //!
 //! # Testing a processor
 //!
@@ -198,26 +198,26 @@ pub use processor::{
 };
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
 pub use report::REPORT_SOCKET_VARIABLE;
-pub use runtime::{Error, FailurePolicy, Runtime};
+pub use runtime::{Error, FailurePolicy, Runner};
 pub use stdio::SignalHandling;
 pub use watchdog::TIMEOUT_VARIABLE;
 pub use watermark::{Ticket, Watermark};
 
-/// Runs `processor` over stdin and stdout with the default [`Runtime`], until the daemon closes
+/// Runs `processor` over stdin and stdout with the default [`Runner`], until the daemon closes
 /// stdin; then returns `Ok(())`.
 ///
 /// Before the first message it points stdout at stderr (keeping a private handle for the
-/// protocol) and ignores SIGINT and SIGTERM; see [`Runtime`] to change either.
+/// protocol) and ignores SIGINT and SIGTERM; see [`Runner`] to change either.
 pub fn run<P: Processor>(processor: P) -> Result<(), Error> {
-    Runtime::new().run(processor)
+    Runner::new().run(processor)
 }
 
-/// Runs `processor` over any reader and writer with the default [`Runtime`], until `reader` ends.
+/// Runs `processor` over any reader and writer with the default [`Runner`], until `reader` ends.
 /// No stdio or signal set-up: for tests and custom transports.
 pub fn run_with_io<P: Processor, R: std::io::BufRead, W: std::io::Write>(
     processor: P,
     reader: R,
     writer: W,
 ) -> Result<(), Error> {
-    Runtime::new().run_with_io(processor, reader, writer)
+    Runner::new().run_with_io(processor, reader, writer)
 }

@@ -58,7 +58,7 @@ pub trait Processor {
     ///
     /// With a [`Watermark`](crate::Watermark) the default leaves `SHARD_END` to the engine, which
     /// makes it once every delivered record is marked done (waiting up to
-    /// [`Runtime::watermark_wait`](crate::Runtime::watermark_wait)).
+    /// [`Runner::watermark_wait`](crate::Runner::watermark_wait)).
     fn shard_ended(
         &mut self,
         input: &ShardEndedInput,

@@ -8,7 +8,7 @@ use crate::checkpoint::CheckpointError;
 ///
 /// [`retry`](Self::retry) retries only errors that are [retryable](CheckpointError::is_retryable)
 /// (throttling, dependency failures). The same policy type configures how often the library calls a
-/// failing callback again ([`Runtime::retry_failed_callbacks`](crate::Runtime::retry_failed_callbacks)).
+/// failing callback again ([`Runner::retry_failed_callbacks`](crate::Runner::retry_failed_callbacks)).
 ///
 /// ```no_run
 /// # use kcl_protocol::{Checkpointer, CheckpointError, RetryPolicy};

@@ -1,4 +1,4 @@
-//! How the engine is configured and how it ends: [`Runtime`] (the builder behind
+//! How the engine is configured and how it ends: [`Runner`] (the builder behind
 //! [`run`](crate::run)), the [`FailurePolicy`], and the [`Error`] that [`run`](crate::run)
 //! returns.
 
@@ -14,7 +14,7 @@ use crate::watchdog;
 use crate::wire::LeadingNewline;
 
 /// What the library does when a callback returns `Err` or panics (after any retries configured
-/// with [`Runtime::retry_failed_callbacks`]). See the [crate docs](crate#failure-policy).
+/// with [`Runner::retry_failed_callbacks`]). See the [crate docs](crate#failure-policy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FailurePolicy {
@@ -38,16 +38,16 @@ pub enum FailurePolicy {
 
 /// Configures and starts the engine: failure policy, retries, signal handling, the stdout guard.
 ///
-/// [`run`](crate::run) is `Runtime::new().run(processor)`.
+/// [`run`](crate::run) is `Runner::new().run(processor)`.
 ///
 /// ```no_run
-/// use kcl_protocol::{FailurePolicy, RetryPolicy, Runtime, SignalHandling};
+/// use kcl_protocol::{FailurePolicy, RetryPolicy, Runner, SignalHandling};
 /// # struct MyProcessor;
 /// # impl kcl_protocol::Processor for MyProcessor {
 /// #     fn process_records(&mut self, _: &kcl_protocol::ProcessRecordsInput, _: &mut kcl_protocol::Checkpointer<'_>) -> Result<(), kcl_protocol::BoxError> { Ok(()) }
 /// # }
 /// fn main() -> Result<(), kcl_protocol::Error> {
-///     Runtime::new()
+///     Runner::new()
 ///         .on_error(FailurePolicy::Exit)
 ///         .retry_failed_callbacks(RetryPolicy::default().max_attempts(3))
 ///         .signal_handling(SignalHandling::Ignore)
@@ -55,7 +55,7 @@ pub enum FailurePolicy {
 /// }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Runtime {
+pub struct Runner {
     // Read by the engine; set only by the builder methods below.
     pub(crate) on_error: FailurePolicy,
     pub(crate) on_panic: FailurePolicy,
@@ -73,24 +73,24 @@ pub struct Runtime {
 /// Where the supervisor's report socket comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum ReportSocket {
-    /// [`REPORT_SOCKET_VARIABLE`](crate::REPORT_SOCKET_VARIABLE), read by [`Runtime::run`].
+    /// [`REPORT_SOCKET_VARIABLE`](crate::REPORT_SOCKET_VARIABLE), read by [`Runner::run`].
     FromEnvironment,
-    /// Set with [`Runtime::report_socket`].
+    /// Set with [`Runner::report_socket`].
     Given(Option<std::path::PathBuf>),
 }
 
 /// Where the daemon's `timeoutInSeconds` comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DaemonTimeout {
-    /// [`TIMEOUT_VARIABLE`](crate::TIMEOUT_VARIABLE), read by [`Runtime::run`].
+    /// [`TIMEOUT_VARIABLE`](crate::TIMEOUT_VARIABLE), read by [`Runner::run`].
     FromEnvironment,
-    /// Set with [`Runtime::daemon_timeout`].
+    /// Set with [`Runner::daemon_timeout`].
     Given(Option<Duration>),
 }
 
-impl Default for Runtime {
+impl Default for Runner {
     fn default() -> Self {
-        Runtime {
+        Runner {
             on_error: FailurePolicy::Exit,
             on_panic: FailurePolicy::Exit,
             callback_retry: RetryPolicy::none(),
@@ -106,7 +106,7 @@ impl Default for Runtime {
     }
 }
 
-impl Runtime {
+impl Runner {
     /// The defaults: exit on errors and panics, no callback retries, SIGINT/SIGTERM ignored,
     /// stdout guarded.
     pub fn new() -> Self {

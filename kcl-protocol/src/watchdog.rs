@@ -8,7 +8,7 @@
 //!
 //! The daemon does not tell the child the value, so the launcher passes it in the environment
 //! variable [`TIMEOUT_VARIABLE`] (integer seconds), which the JVM passes on to every child.
-//! [`Runtime::run`](crate::Runtime::run) reads it; when it is set, a [`Watchdog`] thread logs one
+//! [`Runner::run`](crate::Runner::run) reads it; when it is set, a [`Watchdog`] thread logs one
 //! WARN, with the shard id and the action, when a callback has kept the daemon waiting for more
 //! than 80% of the timeout. Without the variable nothing runs.
 

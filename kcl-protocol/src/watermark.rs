@@ -6,7 +6,7 @@
 //! returned. So the processor marks records done wherever it finishes them, and the engine
 //! checkpoints for it at the next opportunity the protocol gives: at the end of every
 //! `process_records`, and in `shutdown_requested` and `shard_ended` after waiting (bounded, see
-//! [`Runtime::watermark_wait`](crate::Runtime::watermark_wait)) for what is still outstanding.
+//! [`Runner::watermark_wait`](crate::Runner::watermark_wait)) for what is still outstanding.
 //!
 //! ```
 //! use kcl_protocol::{BoxError, Checkpointer, ProcessRecordsInput, Processor, Ticket};
@@ -42,7 +42,7 @@
 //! everything delivered before it ([`Ticket::done_up_to`]). The engine checkpoints the record
 //! below which every delivered record is done — never past an outstanding record, whatever the
 //! order records are marked in — and at most once per callback (throttling is retried with
-//! [`Runtime::watermark_retry`](crate::Runtime::watermark_retry)). A ticket dropped without being
+//! [`Runner::watermark_retry`](crate::Runner::watermark_retry)). A ticket dropped without being
 //! marked holds the watermark back, which is the safe side: its record and everything after it
 //! are delivered again to the lease's next owner.
 //!

@@ -28,7 +28,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use kcl_protocol::{
     BoxError, CheckpointError, Checkpointer, Error, FailurePolicy, InitializeInput, LeaseLostInput,
-    ProcessRecordsInput, Processor, RetryPolicy, Runtime, SequenceNumber, ShardEndedInput,
+    ProcessRecordsInput, Processor, RetryPolicy, Runner, SequenceNumber, ShardEndedInput,
     ShutdownRequestedInput,
 };
 
@@ -236,7 +236,7 @@ fn run_golden(path: &Path) -> Result<(), String> {
     let mut expected = Vec::new();
     let mut plans = VecDeque::new();
     let mut crlf = false;
-    let mut runtime = Runtime::new();
+    let mut runtime = Runner::new();
     let mut expected_result = "ok".to_owned();
     let mut inputs = Vec::new();
     for line in text.lines() {
@@ -432,7 +432,7 @@ fn every_message_is_written_whole_and_flushed() {
 fn leading_newline_when_asked() {
     let mut output = Vec::new();
     let input = b"{\"action\":\"initialize\",\"shardId\":\"s\"}\n";
-    Runtime::new()
+    Runner::new()
         .leading_newline(true)
         .run_with_io(
             SizeCounter {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use kcl_protocol::testing::{FakeDaemon, TestRecord};
-use kcl_protocol::{BoxError, Checkpointer, ProcessRecordsInput, Processor, Runtime};
+use kcl_protocol::{BoxError, Checkpointer, ProcessRecordsInput, Processor, Runner};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -74,7 +74,7 @@ fn run(pauses: &[u64], timeout: Option<Duration>) -> Vec<String> {
     };
     let transcript = FakeDaemon::new("shardId-000000000042")
         .process_records([TestRecord::new("1", "x")])
-        .run_with(Runtime::new().daemon_timeout(timeout), processor);
+        .run_with(Runner::new().daemon_timeout(timeout), processor);
     assert!(transcript.completed(), "{transcript}");
     EVENTS.lock().unwrap().clone()
 }

@@ -7,7 +7,7 @@ use kcl_protocol::asynchronous::{AsyncProcessor, BlockOn};
 use kcl_protocol::testing::{CheckpointReply, DaemonOutcome, Exchange, FakeDaemon, TestRecord};
 use kcl_protocol::{
     BoxError, CheckpointError, Checkpointer, Error, ExtendedSequenceNumber, InitializeInput,
-    ProcessRecordsInput, Processor, RetryPolicy, Runtime, ShutdownRequestedInput,
+    ProcessRecordsInput, Processor, RetryPolicy, Runner, ShutdownRequestedInput,
 };
 
 #[derive(Default)]
@@ -136,7 +136,7 @@ fn callback_retries_call_the_processor_again() {
         }
     }
     let mut processor = FlakyTwice { calls: 0 };
-    let runtime = Runtime::new().retry_failed_callbacks(
+    let runtime = Runner::new().retry_failed_callbacks(
         RetryPolicy::default()
             .max_attempts(3)
             .initial_backoff(Duration::from_millis(1)),
@@ -149,7 +149,7 @@ fn callback_retries_call_the_processor_again() {
 
     // One attempt fewer and the default policy stops the child.
     let mut processor = FlakyTwice { calls: 0 };
-    let runtime = Runtime::new().retry_failed_callbacks(
+    let runtime = Runner::new().retry_failed_callbacks(
         RetryPolicy::default()
             .max_attempts(2)
             .initial_backoff(Duration::ZERO),

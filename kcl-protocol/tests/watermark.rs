@@ -14,7 +14,7 @@ use kcl_protocol::asynchronous::{AsyncProcessor, BlockOn};
 use kcl_protocol::testing::{CheckpointReply, DaemonOutcome, Exchange, FakeDaemon, TestRecord};
 use kcl_protocol::{
     BoxError, CheckpointError, Checkpointer, FailurePolicy, ProcessRecordsInput, Processor,
-    RetryPolicy, Runtime, ShardEndedInput, ShutdownRequestedInput, Ticket,
+    RetryPolicy, Runner, ShardEndedInput, ShutdownRequestedInput, Ticket,
 };
 
 fn checkpoint(seq: &str) -> (Option<String>, Option<u64>) {
@@ -45,8 +45,8 @@ fn records(seqs: &[&str]) -> Vec<TestRecord> {
     seqs.iter().map(|seq| TestRecord::new(seq, *seq)).collect()
 }
 
-fn quick() -> Runtime {
-    Runtime::new()
+fn quick() -> Runner {
+    Runner::new()
         .watermark_retry(RetryPolicy::default().initial_backoff(Duration::ZERO))
         .watermark_wait(Duration::from_secs(10))
 }

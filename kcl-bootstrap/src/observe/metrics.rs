@@ -130,7 +130,7 @@ impl Metrics {
         );
         r.register(
             "kcl_callback_retries",
-            "Callbacks called again after an Err (Runtime::retry_failed_callbacks), by action",
+            "Callbacks called again after an Err (Runner::retry_failed_callbacks), by action",
             retries.clone(),
         );
         r.register(

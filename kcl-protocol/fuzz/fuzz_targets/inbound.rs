@@ -5,7 +5,7 @@
 #![no_main]
 
 use kcl_protocol::{
-    BoxError, Checkpointer, ProcessRecordsInput, Processor, RetryPolicy, Runtime, ShardEndedInput,
+    BoxError, Checkpointer, ProcessRecordsInput, Processor, RetryPolicy, Runner, ShardEndedInput,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -43,7 +43,7 @@ impl Processor for Checkpointing {
 fuzz_target!(|data: &[u8]| {
     let mut output = Vec::new();
     // No backoff sleeps: a fuzzed ThrottlingException reply must not slow the fuzzer down.
-    let runtime = Runtime::new().shard_end_checkpoint_retry(RetryPolicy::none());
+    let runtime = Runner::new().shard_end_checkpoint_retry(RetryPolicy::none());
     let _ = runtime.run_with_io(Checkpointing, data, &mut output);
     assert!(output.is_ascii(), "non-ASCII output");
     for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {

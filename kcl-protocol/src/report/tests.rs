@@ -11,7 +11,7 @@ use super::outcomes::CheckpointOutcomes;
 use super::{Acknowledged, truncate};
 use crate::checkpoint::CheckpointError;
 use crate::testing::{CheckpointReply, FakeDaemon, TestRecord};
-use crate::{BoxError, Checkpointer, FailurePolicy, ProcessRecordsInput, Processor, Runtime};
+use crate::{BoxError, Checkpointer, FailurePolicy, ProcessRecordsInput, Processor, Runner};
 
 /// A bound receiver in a directory of its own (removed when dropped).
 struct Receiver {
@@ -85,7 +85,7 @@ fn each_callback_is_reported_with_its_records_lag_duration_and_checkpoints() {
         .process_records_behind([TestRecord::new("3", "x")], Some(0))
         .shard_ended()
         .run_with(
-            Runtime::new().report_socket(Some(receiver.path())),
+            Runner::new().report_socket(Some(receiver.path())),
             Checkpointing,
         );
     assert!(transcript.completed(), "{transcript}");
@@ -138,7 +138,7 @@ fn a_failure_is_reported_with_its_message_and_whether_the_action_was_acknowledge
         let transcript = FakeDaemon::new("shardId-1")
             .process_records([TestRecord::new("1", "fail")])
             .run_with(
-                Runtime::new()
+                Runner::new()
                     .on_error(policy)
                     .retry_failed_callbacks(
                         crate::RetryPolicy::default()
@@ -170,7 +170,7 @@ fn without_a_receiver_or_with_a_full_queue_the_callbacks_run_as_usual() {
     let transcript = FakeDaemon::new("shardId-1")
         .process_records([TestRecord::new("1", "a")])
         .shard_ended()
-        .run_with(Runtime::new().report_socket(Some(missing)), Checkpointing);
+        .run_with(Runner::new().report_socket(Some(missing)), Checkpointing);
     assert!(transcript.completed(), "{transcript}");
     assert!(transcript.processor_result().unwrap().is_ok());
 
@@ -183,7 +183,7 @@ fn without_a_receiver_or_with_a_full_queue_the_callbacks_run_as_usual() {
         daemon = daemon.process_records([TestRecord::new(&index.to_string(), "data")]);
     }
     let transcript = daemon.run_with(
-        Runtime::new().report_socket(Some(receiver.path())),
+        Runner::new().report_socket(Some(receiver.path())),
         Checkpointing,
     );
     assert!(transcript.completed(), "{transcript}");
@@ -207,7 +207,7 @@ fn a_refused_checkpoint_is_an_outcome_not_a_failure() {
         .reply_to_next_checkpoint(CheckpointReply::error("ShutdownException"))
         .lease_lost()
         .run_with(
-            Runtime::new().report_socket(Some(receiver.path())),
+            Runner::new().report_socket(Some(receiver.path())),
             Checkpointing,
         );
     assert!(transcript.completed(), "{transcript}");

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::processor::Processor;
 use crate::record::{ExtendedSequenceNumber, Record, SequenceNumber};
-use crate::runtime::Runtime;
+use crate::runtime::Runner;
 pub(crate) mod daemon_side;
 mod transcript;
 
@@ -271,20 +271,20 @@ impl FakeDaemon {
         self
     }
 
-    /// Runs `processor` in-process with the default [`Runtime`]. The processor runs on this
+    /// Runs `processor` in-process with the default [`Runner`]. The processor runs on this
     /// thread and the daemon on another, over OS pipes. Pass `&mut processor` to inspect it
     /// afterwards.
     pub fn run<P: Processor>(self, processor: P) -> Transcript {
-        self.run_with(Runtime::new(), processor)
+        self.run_with(Runner::new(), processor)
     }
 
-    /// Runs `processor` in-process with the given [`Runtime`] (its stdio and signal settings do
+    /// Runs `processor` in-process with the given [`Runner`] (its stdio and signal settings do
     /// not apply in-process).
     ///
     /// # Panics
     ///
     /// If the operating system cannot create a pipe or a thread.
-    pub fn run_with<P: Processor>(self, runtime: Runtime, processor: P) -> Transcript {
+    pub fn run_with<P: Processor>(self, runtime: Runner, processor: P) -> Transcript {
         let (child_stdin, daemon_to_child) = io::pipe().expect("create a pipe");
         let (child_to_daemon, child_stdout) = io::pipe().expect("create a pipe");
         let daemon = thread::Builder::new()

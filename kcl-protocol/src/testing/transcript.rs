@@ -141,7 +141,7 @@ impl Transcript {
             .collect()
     }
 
-    /// In-process runs: what [`Runtime::run_with_io`](crate::Runtime::run_with_io) returned. `None` for a binary.
+    /// In-process runs: what [`Runner::run_with_io`](crate::Runner::run_with_io) returned. `None` for a binary.
     pub fn processor_result(&self) -> Option<&Result<(), Error>> {
         self.processor_result.as_ref()
     }

@@ -39,7 +39,7 @@
 //! (non-ASCII escaped as `\uXXXX`) because a daemon on Java ≤ 17 may read the pipe as US-ASCII.
 //! Each message is assembled in a buffer and written with one `write_all` and a `flush`. A leading
 //! newline is written only when asked for ([`MessageWriter::new`]); see
-//! [`Runtime::leading_newline`](crate::Runtime::leading_newline) for when that helps.
+//! [`Runner::leading_newline`](crate::Runner::leading_newline) for when that helps.
 
 use std::borrow::Cow;
 

@@ -16,7 +16,7 @@
 
 use kcl_protocol::{
     BoxError, Checkpointer, FailurePolicy, InitializeInput, LeaseLostInput, ProcessRecordsInput,
-    Processor, Runtime, SignalHandling,
+    Processor, Runner, SignalHandling,
 };
 
 struct Scripted {
@@ -111,7 +111,7 @@ fn main() -> Result<(), kcl_protocol::Error> {
         modes,
         original_stdout,
     };
-    let mut runtime = Runtime::new();
+    let mut runtime = Runner::new();
     if processor.has("skip-batch") {
         runtime = runtime
             .on_error(FailurePolicy::SkipBatch)

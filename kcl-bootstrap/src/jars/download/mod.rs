@@ -217,7 +217,7 @@ pub(crate) fn download_all(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(jar) = jars.get(i) else { return };
                     match download_with_retries(&http, plan, jar, dir, &reporter, &stop) {
-                        Ok(()) => reporter.finished(jar),
+                        Ok(()) => reporter.finished(),
                         Err(e) => {
                             // A missing or wrong jar means the whole set is unusable: stop early.
                             stop.store(true, Ordering::Relaxed);
@@ -233,7 +233,10 @@ pub(crate) fn download_all(
     reporter.finish();
     let mut errors = errors.into_inner().unwrap_or_default();
     match errors.len() {
-        0 => Ok(()),
+        0 => {
+            reporter.summarize();
+            Ok(())
+        }
         1 => Err(errors.remove(0)),
         _ => Err(JarError::Many(errors)),
     }

@@ -5,7 +5,7 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use kcl_protocol::testing::{FakeDaemon, TestRecord};
-use kcl_protocol::{BoxError, Checkpointer, ProcessRecordsInput, Processor, Runtime};
+use kcl_protocol::{BoxError, Checkpointer, ProcessRecordsInput, Processor, Runner};
 
 use super::Scraped;
 use crate::observe::{Endpoint, feed, parse_metrics_addr, status};
@@ -89,7 +89,7 @@ fn the_endpoint_serves_what_the_library_reports_and_the_probes_follow_the_daemon
         .process_records_behind([TestRecord::new("3", "c")], Some(0))
         .shard_ended()
         .run_with(
-            Runtime::new().report_socket(Some(endpoint.socket_path().to_owned())),
+            Runner::new().report_socket(Some(endpoint.socket_path().to_owned())),
             Checkpointing,
         );
     assert!(transcript.completed(), "{transcript}");

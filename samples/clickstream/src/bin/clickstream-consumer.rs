@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     let processor = BlockOn::with_runtime(ClickstreamProcessor::new(sink, settings), runtime);
     // The processor itself waits for its uploads at shutdown and shard end; the library's own
     // wait for the watermark after that only needs to be short.
-    let library = kcl_protocol::Runtime::new().watermark_wait(Duration::from_secs(2));
+    let library = kcl_protocol::Runner::new().watermark_wait(Duration::from_secs(2));
     match library.run(processor) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

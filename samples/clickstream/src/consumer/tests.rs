@@ -4,7 +4,7 @@
 use super::*;
 use kcl_protocol::asynchronous::BlockOn;
 use kcl_protocol::testing::{CheckpointReply, DaemonOutcome, FakeDaemon, TestRecord};
-use kcl_protocol::{RetryPolicy, Runtime};
+use kcl_protocol::{RetryPolicy, Runner};
 
 use crate::object::{decode_body, parse_object_key};
 
@@ -96,8 +96,8 @@ fn processor(
     BlockOn::with_runtime(ClickstreamProcessor::new(sink.clone(), settings), runtime)
 }
 
-fn runtime() -> Runtime {
-    Runtime::new()
+fn runtime() -> Runner {
+    Runner::new()
         .watermark_retry(RetryPolicy::default().initial_backoff(Duration::ZERO))
         .watermark_wait(Duration::from_secs(10))
 }
