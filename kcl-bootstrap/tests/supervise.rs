@@ -473,3 +473,26 @@ fn a_supervisor_killed_with_sigkill_leaves_a_daemon_that_stops_gracefully() {
         "the daemon {daemon} outlived its supervisor"
     );
 }
+
+#[test]
+fn a_huge_line_is_split_and_a_crlf_line_end_dropped() {
+    let w = world(&properties(""));
+    // 200,000 bytes without a line end, then a CRLF-terminated line.
+    let java = fake_java(
+        &w.tmp.path().join("jdk/bin"),
+        JAVA17,
+        "head -c 200000 /dev/zero | tr '\\0' x >&2\nprintf '\\nafter\\r\\n' >&2\nexit 0",
+    );
+    let mut s = Supervised::start(&w, &java, &["--log-format", "json"]);
+    assert_eq!(s.wait(Duration::from_secs(30)), 0, "{}", s.stderr());
+    let messages: Vec<String> = s
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|o| o["source"] == "child")
+        .map(|o| o["message"].as_str().unwrap().to_string())
+        .collect();
+    let lengths: Vec<usize> = messages.iter().map(String::len).collect();
+    assert_eq!(lengths, [65536, 65536, 65536, 3392, 5], "{lengths:?}");
+    assert_eq!(messages[4], "after");
+}
