@@ -176,13 +176,24 @@ pub struct Cli {
 
     /// When to start the daemon again after it exited without being asked to (on-failure: a
     /// non-zero status or a signal; never after a stop that a signal asked for).
-    #[arg(long = "restart", value_enum, value_name = "WHEN", default_value = "never",
-          requires = "supervise", help_heading = "Supervised mode")]
+    #[arg(
+        long = "restart",
+        value_enum,
+        value_name = "WHEN",
+        default_value = "never",
+        requires = "supervise",
+        help_heading = "Supervised mode"
+    )]
     pub restart: crate::supervise::RestartPolicy,
 
     /// Restarts allowed within --restart-window; one more failure gives up (exit status 8).
-    #[arg(long = "max-restarts", value_name = "N", default_value_t = 5, requires = "supervise",
-          help_heading = "Supervised mode")]
+    #[arg(
+        long = "max-restarts",
+        value_name = "N",
+        default_value_t = 5,
+        requires = "supervise",
+        help_heading = "Supervised mode"
+    )]
     pub max_restarts: u32,
 
     /// The sliding window --max-restarts counts in.
@@ -202,8 +213,14 @@ pub struct Cli {
 
     /// The worker's log: the daemon's lines as they are (text), or one JSON object per line on
     /// stdout for the daemon's, the children's and kcl-bootstrap's lines (json).
-    #[arg(long = "log-format", value_enum, value_name = "FORMAT", default_value = "text",
-          requires = "supervise", help_heading = "Supervised mode")]
+    #[arg(
+        long = "log-format",
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "text",
+        requires = "supervise",
+        help_heading = "Supervised mode"
+    )]
     pub log_format: crate::supervise::LogFormat,
 
     // --- observability ---

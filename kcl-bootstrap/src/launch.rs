@@ -256,11 +256,13 @@ mod tests {
         let entries = |text: &str| crate::properties::parse(text.as_bytes()).unwrap();
         let mut s = spec(21);
         s.pass_timeout(&entries("timeoutInSeconds = 5\ntimeoutInSeconds = 60 \n"));
-        assert_eq!(
-            s.env(),
-            &[(TIMEOUT_VARIABLE.to_string(), "60".to_string())]
-        );
-        for text in ["", "timeoutInSeconds = 0", "timeoutInSeconds = x", "timeout = 5"] {
+        assert_eq!(s.env(), &[(TIMEOUT_VARIABLE.to_string(), "60".to_string())]);
+        for text in [
+            "",
+            "timeoutInSeconds = 0",
+            "timeoutInSeconds = x",
+            "timeout = 5",
+        ] {
             let mut s = spec(21);
             s.pass_timeout(&entries(text));
             assert!(s.env().is_empty(), "{text}");

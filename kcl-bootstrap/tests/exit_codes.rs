@@ -96,6 +96,17 @@ fn scenarios(w: &World, repo: &FakeRepo) -> Vec<(i32, &'static str, Command)> {
         .arg("--maven-repo")
         .arg(&repo.base_url);
     v.push((5, "the repository does not have a jar (404)", c));
+    let failing_java = fake_java(&w.tmp.path().join("jdk-fail/bin"), JAVA17, "exit 1");
+    let mut c = w.cmd_java(&failing_java);
+    c.args([
+        "--offline",
+        "--supervise",
+        "--restart",
+        "on-failure",
+        "--max-restarts",
+        "0",
+    ]);
+    v.push((8, "--supervise gave up restarting", c));
     v
 }
 

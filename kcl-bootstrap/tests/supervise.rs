@@ -90,10 +90,10 @@ impl Drop for Supervised {
 fn wait_for_file(path: &Path) -> String {
     let start = Instant::now();
     loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text.ends_with('\n') {
-                return text;
-            }
+        if let Ok(text) = std::fs::read_to_string(path)
+            && text.ends_with('\n')
+        {
+            return text;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
@@ -105,7 +105,9 @@ fn wait_for_file(path: &Path) -> String {
 }
 
 fn pids(text: &str) -> Vec<i32> {
-    text.split_whitespace().map(|p| p.parse().unwrap()).collect()
+    text.split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect()
 }
 
 /// A fake daemon that records its argv and environment, leaves a child in its group and an
@@ -140,7 +142,10 @@ fn sigterm_is_a_graceful_stop_exit_0_and_nothing_is_left_behind() {
     s.signal(libc::SIGTERM);
     assert_eq!(s.wait(Duration::from_secs(30)), 0, "{}", s.stderr());
     for pid in leftovers {
-        assert!(wait_gone(pid), "process {pid} of the daemon's was left running");
+        assert!(
+            wait_gone(pid),
+            "process {pid} of the daemon's was left running"
+        );
     }
     let err = s.stderr();
     assert!(err.contains("stopped gracefully after SIGTERM"), "{err}");
@@ -155,7 +160,10 @@ fn sigterm_is_a_graceful_stop_exit_0_and_nothing_is_left_behind() {
         .expect("a --log-configuration argument");
     assert!(logback.starts_with(&w.cache.join("logback").display().to_string()));
     let xml = std::fs::read_to_string(logback).unwrap();
-    assert!(xml.contains("DrainChildSTDERRTask\" level=\"OFF\""), "{xml}");
+    assert!(
+        xml.contains("DrainChildSTDERRTask\" level=\"OFF\""),
+        "{xml}"
+    );
     // The daemon's own stdout line passed through on stdout, as written.
     assert!(s.stdout().contains("stopping\n"), "{}", s.stdout());
 }
@@ -173,7 +181,11 @@ fn a_second_sigterm_kills_the_group_and_a_status_that_is_not_graceful_is_kept() 
     s.signal(libc::SIGINT);
     let code = s.wait(Duration::from_secs(30));
     assert_eq!(code, 137, "SIGKILL: 128 + 9; {}", s.stderr());
-    assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
     for pid in leftovers {
         assert!(wait_gone(pid), "process {pid} was left running");
     }
@@ -193,8 +205,15 @@ fn a_stop_past_the_grace_is_enforced() {
     assert_eq!(s.wait(Duration::from_secs(40)), 137, "{}", s.stderr());
     // shutdownGraceMillis + the 10 s margin, then SIGKILL.
     let took = start.elapsed();
-    assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(25), "{took:?}");
-    assert!(s.stderr().contains("graceful shutdown took longer than"), "{}", s.stderr());
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(25),
+        "{took:?}"
+    );
+    assert!(
+        s.stderr().contains("graceful shutdown took longer than"),
+        "{}",
+        s.stderr()
+    );
 }
 
 #[test]
@@ -247,7 +266,14 @@ fn a_crash_loop_backs_off_and_gives_up_naming_the_shard_and_the_error() {
     let mut s = Supervised::start(
         &w,
         &java,
-        &["--restart", "on-failure", "--max-restarts", "2", "--restart-delay", "400ms"],
+        &[
+            "--restart",
+            "on-failure",
+            "--max-restarts",
+            "2",
+            "--restart-delay",
+            "400ms",
+        ],
     );
     assert_eq!(s.wait(Duration::from_secs(30)), 8, "{}", s.stderr());
     let took = start.elapsed();
@@ -269,7 +295,10 @@ fn a_crash_loop_backs_off_and_gives_up_naming_the_shard_and_the_error() {
     );
     assert!(err.contains("restarting in 400ms"), "{err}");
     assert!(err.contains("restarting in 800ms"), "{err}");
-    assert!(err.contains("kcl-bootstrap: | 2026-12-02T05:00:01.000Z ERROR"), "{err}");
+    assert!(
+        err.contains("kcl-bootstrap: | 2026-12-02T05:00:01.000Z ERROR"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -280,15 +309,25 @@ fn without_restarts_the_daemons_status_is_kept_and_its_last_lines_are_quoted() {
     assert_eq!(s.wait(Duration::from_secs(30)), 3, "{}", s.stderr());
     assert_eq!(std::fs::read_to_string(&starts).unwrap().lines().count(), 1);
     let err = s.stderr();
-    assert!(err.contains("exited during start-up") && err.contains("exit status 3"), "{err}");
-    assert!(err.contains("kcl-bootstrap: | 2026-12-02T05:00:00.123Z  INFO"), "{err}");
+    assert!(
+        err.contains("exited during start-up") && err.contains("exit status 3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kcl-bootstrap: | 2026-12-02T05:00:00.123Z  INFO"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_stop_during_the_back_off_does_not_restart() {
     let w = world(&properties(""));
     let (java, starts) = failing_daemon(&w, 1);
-    let mut s = Supervised::start(&w, &java, &["--restart", "always", "--restart-delay", "60s"]);
+    let mut s = Supervised::start(
+        &w,
+        &java,
+        &["--restart", "always", "--restart-delay", "60s"],
+    );
     let start = Instant::now();
     while !s.stderr().contains("restarting in 60s") {
         assert!(start.elapsed() < Duration::from_secs(30), "{}", s.stderr());
@@ -327,7 +366,10 @@ fn json_lines_carry_level_source_shard_and_message() {
     let daemon = find("lease \"x\" lost");
     assert_eq!(daemon["level"], "WARN");
     assert_eq!(daemon["source"], "daemon");
-    assert_eq!(daemon["logger"], "software.amazon.kinesis.coordinator.Scheduler");
+    assert_eq!(
+        daemon["logger"],
+        "software.amazon.kinesis.coordinator.Scheduler"
+    );
     assert_eq!(daemon["thread"], "main");
     assert_eq!(daemon["time"], "2026-12-02T05:00:00.123Z");
     let child = find("batch done");
@@ -337,12 +379,21 @@ fn json_lines_carry_level_source_shard_and_message() {
     assert_eq!(child["message"], "batch done records=500");
     assert_eq!(find("second line")["shard"], "shardId-000000000001");
     let plain = find("plain child text");
-    assert_eq!((plain["source"].as_str(), plain["level"].as_str()), (Some("child"), Some("INFO")));
+    assert_eq!(
+        (plain["source"].as_str(), plain["level"].as_str()),
+        (Some("child"), Some("INFO"))
+    );
     assert!(plain["time"].as_str().is_some_and(|t| t.ends_with('Z')));
     let own = find("started the daemon");
     assert_eq!(own["source"], "supervisor");
     // Every line once, nothing on stderr after the start.
-    assert_eq!(objects.iter().filter(|o| o["message"] == "second line").count(), 1);
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| o["message"] == "second line")
+            .count(),
+        1
+    );
     assert!(!s.stderr().contains("batch done"), "{}", s.stderr());
 }
 
@@ -362,13 +413,21 @@ fn execute_passes_the_timeout_and_the_default_logback_file_but_printing_does_not
     assert_eq!(code, 0, "{err}");
     let line = std::fs::read_to_string(&recorded).unwrap();
     assert!(line.contains("T=45"), "{line}");
-    assert!(line.contains("--log-configuration") && line.contains("logback/default-"), "{line}");
+    assert!(
+        line.contains("--log-configuration") && line.contains("logback/default-"),
+        "{line}"
+    );
     // A user's -l wins.
     std::fs::write(w.cwd.join("mine.xml"), "<configuration/>").unwrap();
-    let (code, _, err) = run(w.cmd_java(&java).args(["--offline", "-e", "-l", "mine.xml"]));
+    let (code, _, err) = run(w
+        .cmd_java(&java)
+        .args(["--offline", "-e", "-l", "mine.xml"]));
     assert_eq!(code, 0, "{err}");
     let line = std::fs::read_to_string(&recorded).unwrap();
-    assert!(line.contains("mine.xml") && !line.contains("logback/default-"), "{line}");
+    assert!(
+        line.contains("mine.xml") && !line.contains("logback/default-"),
+        "{line}"
+    );
     // The printed command is unchanged.
     let (code, out, err) = run(w.cmd().arg("--offline"));
     assert_eq!(code, 0, "{err}");
@@ -382,7 +441,35 @@ fn supervised_flags_need_supervise_and_exclude_execute() {
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = run(w.cmd().args(["--offline", "--supervise", "-e"]));
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = run(w.cmd().args(["--offline", "--supervise", "--restart", "sometimes"]));
+    let (code, _, err) = run(w
+        .cmd()
+        .args(["--offline", "--supervise", "--restart", "sometimes"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("on-failure"), "{err}");
+}
+
+#[test]
+fn a_supervisor_killed_with_sigkill_leaves_a_daemon_that_stops_gracefully() {
+    let w = world(&properties(""));
+    let dir = w.tmp.path();
+    let (ready, stopped) = (dir.join("ready"), dir.join("stopped"));
+    let java = fake_java(
+        &dir.join("jdk/bin"),
+        JAVA17,
+        &format!(
+            "trap 'echo graceful > {stopped}; exit 143' TERM\necho \"$$\" > '{ready}'\n\
+             while :; do sleep 0.05; done",
+            stopped = stopped.display(),
+            ready = ready.display()
+        ),
+    );
+    let mut s = Supervised::start(&w, &java, &[]);
+    let daemon = pids(&wait_for_file(&ready))[0];
+    s.signal(libc::SIGKILL);
+    assert_eq!(s.wait(Duration::from_secs(10)), -1, "killed");
+    assert_eq!(wait_for_file(&stopped).trim(), "graceful");
+    assert!(
+        wait_gone(daemon),
+        "the daemon {daemon} outlived its supervisor"
+    );
 }

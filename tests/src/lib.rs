@@ -10,6 +10,8 @@
 //! - [`scenario`]: fresh names, a directory and timings per scenario;
 //! - [`properties`]: the daemon properties template;
 //! - [`worker`]: a daemon process in its own process group, killed on drop;
+//! - [`supervised`]: `kcl-bootstrap --supervise` and the JVM it runs, killed on drop;
+//! - [`proxy`]: a loopback TCP proxy that can refuse connections (dependency outages);
 //! - [`aws`]: SDK clients on the stack, producing records, splitting shards, scanning leases;
 //! - [`kcl_tables`]: writing the daemon's own tables (seeded leases, a lease the test holds, a
 //!   worker that exists only as a metrics row);
@@ -26,8 +28,10 @@ pub mod kpl_python;
 pub mod logs;
 pub mod paths;
 pub mod properties;
+pub mod proxy;
 pub mod scenario;
 pub mod sink;
 pub mod stack;
+pub mod supervised;
 pub mod wait;
 pub mod worker;

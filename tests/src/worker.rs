@@ -22,7 +22,7 @@ pub struct Worker {
 }
 
 /// JVM options that cut start-up CPU on a small machine (C1 only, serial GC).
-const JVM_ARGS: &[&str] = &[
+pub(crate) const JVM_ARGS: &[&str] = &[
     "-XX:TieredStopAtLevel=1",
     "-XX:+UseSerialGC",
     "-Xshare:auto",
@@ -145,7 +145,7 @@ impl Worker {
 /// The logback file passed with `-l`: `tests/fixtures/logback-e2e.xml`, or `$KCL_E2E_LOGBACK`
 /// when set (a path, or `none` for no `-l` at all, i.e. the daemon jar's own `logback.xml`), for
 /// measuring what another configuration logs (tests/README.md, "Log volume").
-fn logback_configuration() -> Option<PathBuf> {
+pub(crate) fn logback_configuration() -> Option<PathBuf> {
     match std::env::var_os("KCL_E2E_LOGBACK") {
         Some(value) if value == "none" => None,
         Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
@@ -161,7 +161,7 @@ fn logback_configuration() -> Option<PathBuf> {
 /// The jar cache all workers share: `$KCL_BOOTSTRAP_CACHE_DIR` when set (as `scripts/test` sets
 /// it, or a cache shared by several clones; kcl-bootstrap locks it), else `.local/kcl-bootstrap-cache`
 /// (git-ignored).
-fn jar_cache() -> PathBuf {
+pub(crate) fn jar_cache() -> PathBuf {
     match std::env::var_os("KCL_BOOTSTRAP_CACHE_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => paths::repo_root()
@@ -173,7 +173,7 @@ fn jar_cache() -> PathBuf {
 /// Downloads (or verifies) the daemon jars once per test process, before the first worker starts,
 /// so that parallel scenarios do not all download at once and a download problem is reported as
 /// such rather than as a scenario timeout.
-fn fetch_jars_once(bootstrap: &Path, properties: &Path) {
+pub(crate) fn fetch_jars_once(bootstrap: &Path, properties: &Path) {
     static FETCHED: OnceLock<Result<(), String>> = OnceLock::new();
     let result = FETCHED.get_or_init(|| {
         let output = Command::new(bootstrap)

@@ -9,14 +9,38 @@ use std::time::{Duration, Instant};
 /// `--restart-delay-max`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RestartLimits {
-    /// Restarts allowed within `window`.
-    pub(crate) max_restarts: u32,
+    max_restarts: u32,
+    window: Duration,
+    delay: Duration,
+    delay_max: Duration,
+}
+
+impl RestartLimits {
+    /// At most `max_restarts` within `window`, the first after `delay`, none after more than
+    /// `delay_max` (raised to `delay` if smaller).
+    pub(crate) fn new(
+        max_restarts: u32,
+        window: Duration,
+        delay: Duration,
+        delay_max: Duration,
+    ) -> RestartLimits {
+        RestartLimits {
+            max_restarts,
+            window,
+            delay,
+            delay_max: delay_max.max(delay),
+        }
+    }
+
+    /// Restarts allowed within the window.
+    pub(crate) fn max_restarts(&self) -> u32 {
+        self.max_restarts
+    }
+
     /// The sliding window.
-    pub(crate) window: Duration,
-    /// The first delay.
-    pub(crate) delay: Duration,
-    /// The largest delay.
-    pub(crate) delay_max: Duration,
+    pub(crate) fn window(&self) -> Duration {
+        self.window
+    }
 }
 
 /// The restarts made so far.
@@ -75,12 +99,12 @@ mod tests {
     use super::*;
 
     fn limits(max_restarts: u32) -> RestartLimits {
-        RestartLimits {
+        RestartLimits::new(
             max_restarts,
-            window: Duration::from_secs(600),
-            delay: Duration::from_secs(1),
-            delay_max: Duration::from_secs(10),
-        }
+            Duration::from_secs(600),
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        )
     }
 
     #[test]

@@ -112,7 +112,9 @@ mod tests {
         for recorder in [&a, &b] {
             let seen = recorder.0.lock().unwrap();
             assert_eq!(seen.len(), 2);
-            assert!(seen[0].starts_with("DaemonStarted") && seen[1].starts_with("SchedulerStarted"));
+            assert!(
+                seen[0].starts_with("DaemonStarted") && seen[1].starts_with("SchedulerStarted")
+            );
         }
         Observers::default().emit(&Event::GaveUp { restarts: 1 });
     }

@@ -381,17 +381,26 @@ mod tests {
 
     #[test]
     fn other_lines_are_messages_of_their_stream() {
-        let panic = parse(
-            Stream::Stderr,
-            "thread 'main' panicked at src/main.rs:3:5:",
+        let panic = parse(Stream::Stderr, "thread 'main' panicked at src/main.rs:3:5:");
+        assert_eq!(
+            (panic.source(), panic.level()),
+            (Source::Child, Level::Error)
         );
-        assert_eq!((panic.source(), panic.level()), (Source::Child, Level::Error));
         let python = parse(Stream::Stderr, "WARNING:root:slow batch");
         assert_eq!(python.level(), Level::Warn);
         let plain = parse(Stream::Stderr, "hello [x] world");
-        assert_eq!((plain.level(), plain.message()), (Level::Info, "hello [x] world"));
-        let trace = parse(Stream::Stderr, "\tat java.base/java.lang.Thread.run(Thread.java:1583)");
-        assert_eq!((trace.source(), trace.level()), (Source::Daemon, Level::Error));
+        assert_eq!(
+            (plain.level(), plain.message()),
+            (Level::Info, "hello [x] world")
+        );
+        let trace = parse(
+            Stream::Stderr,
+            "\tat java.base/java.lang.Thread.run(Thread.java:1583)",
+        );
+        assert_eq!(
+            (trace.source(), trace.level()),
+            (Source::Daemon, Level::Error)
+        );
         let dump = parse(Stream::Stdout, "\"main\" #1 prio=5 os_prio=0 tid=0x1");
         assert_eq!((dump.source(), dump.level()), (Source::Daemon, Level::Info));
         // Not a timestamp, not a level, not a target: all messages.

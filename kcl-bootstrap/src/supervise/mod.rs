@@ -17,18 +17,18 @@ mod backoff;
 pub(crate) mod events;
 pub(crate) mod lines;
 mod options;
-mod render;
-#[cfg(unix)]
-mod pump;
 #[cfg(unix)]
 mod process;
+#[cfg(unix)]
+mod pump;
+mod render;
 #[cfg(unix)]
 mod run;
 #[cfg(unix)]
 mod signals;
 
-pub use options::{LogFormat, RestartPolicy};
 pub(crate) use options::Options;
+pub use options::{LogFormat, RestartPolicy};
 #[cfg(unix)]
 pub(crate) use run::run;
 

@@ -49,12 +49,12 @@ impl Options {
             .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_millis);
         Options {
             restart: cli.restart,
-            limits: RestartLimits {
-                max_restarts: cli.max_restarts,
-                window: cli.restart_window,
-                delay: cli.restart_delay,
-                delay_max: cli.restart_delay_max.max(cli.restart_delay),
-            },
+            limits: RestartLimits::new(
+                cli.max_restarts,
+                cli.restart_window,
+                cli.restart_delay,
+                cli.restart_delay_max,
+            ),
             format: cli.log_format,
             shutdown_grace,
             quiet: cli.quiet,

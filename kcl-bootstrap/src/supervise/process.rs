@@ -48,7 +48,9 @@ pub(crate) fn start(spec: &LaunchSpec) -> std::io::Result<Started> {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         // Cannot happen with Stdio::piped(); stop the JVM rather than run it blind.
         kill_group(child.id(), libc::SIGKILL);
-        return Err(std::io::Error::other("the daemon's output pipes are missing"));
+        return Err(std::io::Error::other(
+            "the daemon's output pipes are missing",
+        ));
     };
     // The `Child` is dropped without waiting: the main loop reaps with waitpid(-1).
     Ok(Started {
@@ -79,12 +81,12 @@ pub(crate) fn signal(pid: u32, signal: i32) {
 
 /// Sends `signal` to every process of the group `pgid`.
 pub(crate) fn kill_group(pgid: u32, signal: i32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        if pgid > 1 {
-            // SAFETY: kill(2) on the group created for the daemon (process_group(0)).
-            unsafe {
-                libc::kill(-pgid, signal);
-            }
+    if let Ok(pgid) = i32::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: kill(2) on the group created for the daemon (process_group(0)).
+        unsafe {
+            libc::kill(-pgid, signal);
         }
     }
 }

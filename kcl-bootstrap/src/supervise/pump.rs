@@ -78,8 +78,12 @@ impl Pumps {
             (Stream::Stderr, Box::new(stderr)),
         ];
         for (stream, pipe) in streams {
-            let (seen, output, observers, sender) =
-                (seen.clone(), output.clone(), observers.clone(), sender.clone());
+            let (seen, output, observers, sender) = (
+                seen.clone(),
+                output.clone(),
+                observers.clone(),
+                sender.clone(),
+            );
             let started = std::thread::Builder::new()
                 .name("kcl-bootstrap-log".into())
                 .spawn(move || {

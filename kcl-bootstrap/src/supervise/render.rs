@@ -2,7 +2,7 @@
 //! (json), and the supervisor's own lines in the same form.
 //!
 //! Text: the JVM's stdout and stderr lines go to kcl-bootstrap's stdout and stderr unchanged
-//! (bytes included), the supervisor's lines to stderr as `kcl-bootstrap: ...`. JSON: everything
+//! (bytes included), the supervisor's lines to stderr as `kcl-bootstrap: [error: |warning: ]...`. JSON: everything
 //! goes to stdout, one object per line with the keys `time`, `level`, `source` (`daemon`,
 //! `child` or `supervisor`), then `shard`, `logger`, `thread` when known, `message`, and `lines`
 //! for a supervisor message that quotes the daemon's last lines.
@@ -67,8 +67,15 @@ impl Output {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         match self.format {
             LogFormat::Text => {
+                // The same prefixes as kcl-bootstrap's other messages.
+                let severity = match level {
+                    Level::Error => "error: ",
+                    Level::Warn => "warning: ",
+                    _ => "",
+                };
                 let mut err = std::io::stderr().lock();
-                write_line(&mut err, format!("kcl-bootstrap: {message}").as_bytes());
+                let text = format!("kcl-bootstrap: {severity}{message}");
+                write_line(&mut err, text.as_bytes());
                 for line in quoted {
                     write_line(&mut err, format!("kcl-bootstrap: | {line}").as_bytes());
                 }
@@ -175,9 +182,8 @@ mod tests {
     #[test]
     fn json_objects_parse_back_with_every_field() {
         let mut parser = LineParser::new(Stream::Stderr);
-        let line = parser.parse(
-            "2026-11-21T22:09:42.186Z  WARN [shardId-000000000001] app: say \"hi\"\tnow é",
-        );
+        let line = parser
+            .parse("2026-11-21T22:09:42.186Z  WARN [shardId-000000000001] app: say \"hi\"\tnow é");
         let json = to_json(&line, &[], UNIX_EPOCH);
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["time"], "2026-11-21T22:09:42.186Z");
