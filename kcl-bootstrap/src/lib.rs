@@ -4,7 +4,10 @@
 //! with its exit code, and turns a panic into an internal error instead of a crash:
 //!
 //! - [`lock`]: the Maven-generated jar lists, one per supported KCL version;
-//! - `properties`: a `java.util.Properties`-exact parser and the validator;
+//! - `properties`: a `java.util.Properties`-exact parser, overrides from flags and the
+//!   environment, and the validator;
+//! - `configuration`: the settings from every source and the file the daemon reads, written
+//!   privately by `effective_file` when flags or the environment change it;
 //! - `java`: finding `java` and its version (bounded in time);
 //! - `maven`: which repository or mirror to download from;
 //! - `jars`: cache, downloads (bounded in time), verification;
@@ -15,8 +18,10 @@
 //! queue that a closed or full pipe cannot stall.
 
 mod cli;
+mod configuration;
 pub mod digest;
 mod display;
+mod effective_file;
 mod error;
 mod files;
 mod jars;
@@ -31,6 +36,7 @@ mod steps;
 
 pub use cli::Cli;
 
+use configuration::Configuration;
 use error::{Error, code};
 use steps::*;
 
@@ -66,9 +72,11 @@ fn run(cli: &Cli) -> Result<(), Error> {
     }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
-    let properties = read_properties(cli, &cwd)?;
+    let ctx = properties::Context::new(&lock, cwd.clone(), std::env::var_os("PATH"));
+    let file = configuration::read_properties(cli, &cwd)?;
+    let properties = Configuration::gather(cli, file, std::env::vars_os(), &ctx)?;
     if !cli.no_validate {
-        validate_properties(cli, &properties, &lock, &cwd)?;
+        properties.validate(cli.quiet, &ctx)?;
     }
     let log_configuration = log_configuration(cli, &cwd)?;
     let extra_classpath = extra_classpath(cli, &cwd)?;
@@ -76,16 +84,18 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
     if cli.check {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
-        return Ok(());
+        return properties.print_listing(&ctx);
     }
     check_repository_flags(cli)?;
-    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root)?;
+    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
+    // Held until the daemon exits: with -e the JVM inherits the lock that keeps it.
+    let (properties_path, _effective_file) = properties.daemon_file(&cache_root, &ctx)?;
     let spec = launch::LaunchSpec::new(
         java,
         java_major,
         jar_paths,
         extra_classpath,
-        properties.path,
+        properties_path,
         log_configuration,
         cli.jvm_args.clone(),
     );
