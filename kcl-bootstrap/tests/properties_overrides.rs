@@ -516,3 +516,96 @@ fn a_private_directory_others_can_enter_is_refused() {
     assert!(err.contains("others may enter it"), "{err}");
     assert!(out.is_empty());
 }
+
+/// Prints each key and value that `java.util.Properties.load` reads, as code points in hex.
+const DUMP_JAVA: &str = r#"
+import java.io.*;
+import java.util.*;
+public class Dump {
+    public static void main(String[] args) throws Exception {
+        Properties p = new Properties();
+        try (InputStream in = new FileInputStream(args[0])) { p.load(in); }
+        for (String k : new TreeSet<>(p.stringPropertyNames())) {
+            System.out.println(hex(k) + " " + hex(p.getProperty(k)));
+        }
+    }
+    static String hex(String s) {
+        StringBuilder b = new StringBuilder("x");
+        s.codePoints().forEach(c -> b.append(Integer.toHexString(c)).append('.'));
+        return b.toString();
+    }
+}
+"#;
+
+fn hex(s: &str) -> String {
+    s.chars().fold(String::from("x"), |mut b, c| {
+        b.push_str(&format!("{:x}.", c as u32));
+        b
+    })
+}
+
+/// The effective file, read by the real `java.util.Properties`, holds exactly the values given
+/// on the command line and in the environment, however odd. Skipped (with a notice) without a
+/// JDK that runs single-file programs.
+#[test]
+fn java_reads_the_effective_file_back_exactly() {
+    let Ok(java) = which::which("java") else {
+        eprintln!("NOTICE: java_reads_the_effective_file_back_exactly skipped: no java");
+        return;
+    };
+    let (_, w) = warm_world(1, V);
+    let given: Vec<(&str, &str)> = vec![
+        ("lead", "  leading and trailing  "),
+        ("back", "C:\\tools\\app.exe\\"),
+        ("#hash key", "!bang = and : colon"),
+        ("k:colon", "=starts with equals"),
+        ("uni", "café 中 😀 \u{1b}[31m \u{202e}"),
+        ("ctl", "tab\there\nnewline\rcr\u{c}ff"),
+        ("empty", ""),
+        ("esc", "\\u0041 stays literal"),
+    ];
+    let mut c = w.cmd();
+    c.args(["--offline", "--no-validate"]);
+    for (k, v) in &given {
+        c.arg("--set").arg(format!("{k}={v}"));
+    }
+    c.env("KCL_PROPERTY_fromEnv", "ünïcödé from the environment");
+    let (code, out, err) = run(&mut c);
+    assert_eq!(code, 0, "{err}");
+    let path = properties_file_of(&out);
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("Dump.java");
+    std::fs::write(&src, DUMP_JAVA).unwrap();
+    let dumped = Command::new(&java).arg(&src).arg(&path).output().unwrap();
+    if !dumped.status.success() {
+        let err = String::from_utf8_lossy(&dumped.stderr);
+        assert!(err.contains("compiler"), "java failed: {err}");
+        eprintln!("NOTICE: skipped: {} has no compiler", java.display());
+        return;
+    }
+    let from_java = String::from_utf8(dumped.stdout).unwrap();
+    let mut expected: Vec<(String, String)> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain([(
+            "fromEnv".to_string(),
+            "ünïcödé from the environment".to_string(),
+        )])
+        .collect();
+    for line in GOOD_PROPERTIES.lines() {
+        let (k, v) = line.split_once(" = ").unwrap();
+        expected.push((k.to_string(), v.to_string()));
+    }
+    expected.sort_by(|a, b| {
+        let utf16 = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        utf16(&a.0).cmp(&utf16(&b.0))
+    });
+    let expected: String = expected
+        .iter()
+        .map(|(k, v)| format!("{} {}\n", hex(k), hex(v)))
+        .collect();
+    assert_eq!(
+        from_java, expected,
+        "java.util.Properties (left) vs given (right)"
+    );
+}
