@@ -11,6 +11,7 @@ mod common;
 mod s10_stuck_lease;
 mod s11_leader_failure;
 mod s12_lease_moved_mid_batch;
+mod s13_overrides;
 mod s1_happy_path;
 mod s2_restart;
 mod s3_graceful_shutdown;
