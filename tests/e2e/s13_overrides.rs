@@ -77,11 +77,11 @@ async fn s13_properties_from_the_environment_override_the_file() {
         .iter()
         .map(|(key, value)| (variable_for(key), value.clone()))
         .collect();
-    assert!(env.iter().any(|(k, _)| k == "KCL_PROPERTY_DYNAMO_DBENDPOINT"));
-    let env_refs: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    assert!(
+        env.iter()
+            .any(|(k, _)| k == "KCL_PROPERTY_DYNAMO_DBENDPOINT")
+    );
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     let sink = s.sink("worker");
     let worker = s.start_worker_with_file("worker", &file, Some(&sink), &env_refs);

@@ -55,3 +55,54 @@ pub(crate) fn effective<'a>(
     effective.sort_by_key(|(first, _)| *first);
     effective.into_iter().map(|(_, s)| s).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(key: &str, value: &str, origin: Origin) -> Setting {
+        Setting::new(key.into(), value.into(), origin)
+    }
+
+    #[test]
+    fn the_last_source_wins_by_the_name_the_daemon_resolves() {
+        let settings = vec![
+            setting("retrievalMode", "POLLING", Origin::Default),
+            setting("AwsCredentialsProvider", "A", Origin::Line(1)),
+            setting("custom.key", "1", Origin::Line(2)),
+            setting("retrievalMode", "FANOUT", Origin::Line(3)),
+            setting("custom.key", "2", Origin::Line(4)),
+            setting(
+                "awscredentialsprovider",
+                "B",
+                Origin::Env("KCL_PROPERTY_X".into()),
+            ),
+            setting("Custom.key", "3", Origin::Flag("--set")),
+            setting("AWSCredentialsProvider", "C", Origin::Flag("--set")),
+        ];
+        let mut out = Vec::new();
+        let effective = effective(&settings, Dialect::SdkV2, &mut out);
+        let got: Vec<(&str, &str)> = effective
+            .iter()
+            .map(|s| (s.key.as_str(), s.value.as_str()))
+            .collect();
+        // Each key where it first appeared; other keys (not in the table) compare exactly.
+        assert_eq!(
+            got,
+            vec![
+                ("retrievalMode", "FANOUT"),
+                ("AWSCredentialsProvider", "C"),
+                ("custom.key", "2"),
+                ("Custom.key", "3"),
+            ]
+        );
+        // Only the file's own duplicate is worth a warning, on the shadowed line.
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].origin, Some(Origin::Line(2)));
+        assert!(
+            out[0].message.contains("set again on line 4"),
+            "{}",
+            out[0].message
+        );
+    }
+}
