@@ -146,34 +146,22 @@ impl Configuration {
     fn text(&self, ctx: &Context, purpose: Purpose) -> String {
         let mut ignored = Vec::new();
         let effective = properties::effective(&self.settings, ctx.dialect(), &mut ignored);
-        let (header, listed): (Vec<String>, bool) = match purpose {
-            Purpose::ForTheDaemon => (
-                vec![
-                    "Written by kcl-bootstrap for one launch: the effective properties, each after a comment"
-                        .into(),
-                    "naming its origin. Do not edit: it is rewritten from the properties file, the --set and"
-                        .into(),
-                    "shortcut flags and the KCL_PROPERTY_* variables at every launch.".into(),
-                ],
-                false,
-            ),
-            Purpose::ForTheReader => (
-                vec![format!(
-                    "Effective properties ({}); the origin of each value is in the comment above it; secrets \
-                     are shown as {}.",
-                    self.description(),
-                    "<redacted>"
-                )],
-                true,
-            ),
+        let header: Vec<String> = match purpose {
+            Purpose::ForTheDaemon => vec![
+                "Written by kcl-bootstrap for one launch: the effective properties, each after a comment".into(),
+                "naming its origin. Do not edit: it is rewritten from the properties file, the --set and".into(),
+                "shortcut flags and the KCL_PROPERTY_* variables at every launch.".into(),
+            ],
+            Purpose::ForTheReader => vec![format!(
+                "Effective properties ({}); the origin of each value is in the comment above it; secrets \
+                 are shown as <redacted>.",
+                self.description()
+            )],
         };
         let dialect = ctx.dialect();
-        let value_of = |s: &Setting| {
-            if listed {
-                properties::listed_value(&s.key, &s.value, dialect)
-            } else {
-                s.value.clone()
-            }
+        let value_of = |s: &Setting| match purpose {
+            Purpose::ForTheDaemon => s.value.clone(),
+            Purpose::ForTheReader => properties::listed_value(&s.key, &s.value, dialect),
         };
         properties::properties_text(&effective, &header, &self.label(), &value_of)
     }
