@@ -22,17 +22,21 @@ Environment:
   KCL_MVN_REPO_SEARCH_URL   the Python KCL's name for the same; honoured after KCL_MAVEN_REPO
   KCL_BOOTSTRAP_CACHE_DIR   jar cache root [default: ~/.cache/kcl-bootstrap]
   JAVA_HOME                 used when --java is not given
+  KCL_PROPERTY_<KEY>        sets the property KEY (STREAM_NAME: streamName; __ for a dot);
+                            overrides the file, --set overrides it
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY   proxies for downloads
 Mirrors are also read from ~/.m2/settings.xml (<mirrorOf> central or *).
 
 Exit codes:
   0   printed the command / classpath, or validation passed (--check)
   1   status: the --metrics-addr endpoint could not be read
-  2   usage: bad flag or value; a file named by a flag (-p included) missing, unreadable or not
-      a regular file; unknown --kcl-version; bad lock; bad repository URL or settings.xml
-  3   the properties file is refused: too large, a syntax error, or validation errors
+  2   usage: bad flag or value (a --set without KEY=, a bad KCL_PROPERTY_ variable, no properties
+      at all); a file named by a flag (-p included) missing, unreadable or not a regular file;
+      unknown --kcl-version; bad lock; bad repository URL or settings.xml
+  3   the properties are refused: file too large, a syntax error, or validation errors
   4   Java: not found, version unreadable or timed out, too old, or exec failed
-  5   jars: download, verification, cache, or waiting for another kcl-bootstrap failed
+  5   jars: download, verification, cache, or waiting for another kcl-bootstrap failed; or the
+      effective properties file could not be written in the cache
   6   the command or classpath could not be written to stdout
   8   --supervise: gave up restarting the daemon (--max-restarts within --restart-window)
   70  internal error (a bug: please report it)
@@ -45,13 +49,9 @@ Exit codes:
 #[command(name = "kcl-bootstrap", version, after_help = AFTER_HELP, max_term_width = 100,
           subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct Cli {
-    /// The daemon's properties file (executableName, streamName, applicationName, ...).
-    #[arg(
-        short = 'p',
-        long = "properties",
-        value_name = "FILE",
-        required_unless_present = "list_versions"
-    )]
+    /// The daemon's properties file (executableName, streamName, applicationName, ...);
+    /// optional when --set, the shortcut flags or KCL_PROPERTY_* variables give the properties.
+    #[arg(short = 'p', long = "properties", value_name = "FILE")]
     pub properties: Option<PathBuf>,
 
     /// Start the daemon (replacing this process) instead of printing the command.
@@ -165,6 +165,48 @@ pub struct Cli {
     #[arg(long = "java-timeout", value_name = "DURATION", env = "KCL_BOOTSTRAP_JAVA_TIMEOUT",
           default_value = "20s", value_parser = parse_duration, help_heading = "Timeouts")]
     pub java_timeout: Duration,
+
+    // --- properties from flags and environment ---
+    /// Set a property, overriding the file and KCL_PROPERTY_* variables (repeatable):
+    /// --set maxRecords=1000. KEY is spelled exactly as in a properties file.
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        help_heading = "Properties from flags (a file becomes optional)"
+    )]
+    pub set: Vec<String>,
+
+    /// The stream to consume (streamName).
+    #[arg(
+        long = "stream",
+        value_name = "NAME",
+        help_heading = "Properties from flags (a file becomes optional)"
+    )]
+    pub stream: Option<String>,
+
+    /// The application: lease table and consumer name (applicationName).
+    #[arg(
+        long = "application",
+        value_name = "NAME",
+        help_heading = "Properties from flags (a file becomes optional)"
+    )]
+    pub application: Option<String>,
+
+    /// The AWS region of the stream and the tables (regionName).
+    #[arg(
+        long = "region",
+        value_name = "REGION",
+        help_heading = "Properties from flags (a file becomes optional)"
+    )]
+    pub region: Option<String>,
+
+    /// The record processor the daemon starts per shard (executableName; split on spaces).
+    #[arg(
+        long = "executable",
+        value_name = "PATH",
+        help_heading = "Properties from flags (a file becomes optional)"
+    )]
+    pub executable: Option<String>,
 
     // --- supervised mode ---
     /// Run the daemon as a child and supervise it: signals forwarded, output read (see

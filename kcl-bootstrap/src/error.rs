@@ -93,14 +93,27 @@ pub(crate) enum Error {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The properties file has errors; the findings were already printed.
-    #[error("{count} error(s) in {}; fix them, or pass --no-validate to launch anyway", shown_path(.file))]
+    /// The properties have errors; the findings were already printed.
+    #[error("{count} error(s) in {what}; fix them, or pass --no-validate to launch anyway")]
     Properties {
-        /// The file.
-        file: PathBuf,
+        /// The file, or what else the properties come from (display-safe).
+        what: String,
         /// Number of errors.
         count: usize,
     },
+    /// A `--set` flag or a `KCL_PROPERTY_*` variable is malformed.
+    #[error(transparent)]
+    Override(#[from] crate::properties::OverrideError),
+    /// Neither a properties file nor any property from flags or the environment.
+    #[error(
+        "no properties: pass a properties file with -p/--properties FILE, or set them with --stream, \
+         --application, --region, --executable, --set KEY=VALUE or {}<KEY> variables",
+        crate::properties::ENV_PREFIX
+    )]
+    NoProperties,
+    /// The effective properties file could not be written in the cache.
+    #[error(transparent)]
+    EffectiveFile(#[from] crate::effective_file::EffectiveFileError),
     /// `-l FILE` does not exist.
     #[error("the log configuration {} does not exist; pass a logback XML file with -l or drop the flag", shown_path(.path))]
     LogConfigurationMissing {
@@ -183,10 +196,12 @@ impl Error {
             | Error::LogConfiguration { .. }
             | Error::MavenSettings { .. }
             | Error::ExtraClasspath { .. }
+            | Error::Override(_)
+            | Error::NoProperties
             | Error::Repository(_) => code::USAGE,
             Error::PropertiesTooLarge { .. } | Error::Properties { .. } => code::PROPERTIES,
             Error::Java(_) | Error::Exec { .. } => code::JAVA,
-            Error::Jars(_) => code::JARS,
+            Error::Jars(_) | Error::EffectiveFile(_) => code::JARS,
             Error::Stdout(_) => code::STDOUT,
             Error::BrokenBuiltinLock { .. } => code::INTERNAL,
             Error::Observe(e) => e.exit_code(),

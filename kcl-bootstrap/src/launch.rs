@@ -39,7 +39,7 @@ pub(crate) struct LaunchSpec {
 pub(crate) const TIMEOUT_VARIABLE: &str = "KCL_TIMEOUT_IN_SECONDS";
 
 /// The properties key whose value [`TIMEOUT_VARIABLE`] carries.
-const TIMEOUT_KEY: &str = "timeoutInSeconds";
+pub(crate) const TIMEOUT_KEY: &str = "timeoutInSeconds";
 
 /// What the classpath holds besides the verified jars.
 pub(crate) struct Unverified<'a>(pub(crate) &'a [PathBuf]);
@@ -70,15 +70,11 @@ impl LaunchSpec {
         }
     }
 
-    /// Sets `KCL_TIMEOUT_IN_SECONDS` from the properties' `timeoutInSeconds` (the last entry
-    /// wins, as in Java) when it is a positive whole number; the validator reports other values.
-    pub(crate) fn pass_timeout(&mut self, entries: &[crate::properties::Entry]) {
-        let value = entries
-            .iter()
-            .rev()
-            .find(|e| e.key == TIMEOUT_KEY)
-            .map(|e| e.value.trim());
-        if let Some(seconds) = value.and_then(|v| v.parse::<u64>().ok()).filter(|s| *s > 0) {
+    /// Sets `KCL_TIMEOUT_IN_SECONDS` from the effective `timeoutInSeconds` when it is a positive
+    /// whole number; the validator reports other values.
+    pub(crate) fn pass_timeout(&mut self, timeout_in_seconds: Option<&str>) {
+        let seconds = timeout_in_seconds.and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(seconds) = seconds.filter(|s| *s > 0) {
             self.env
                 .push((TIMEOUT_VARIABLE.to_string(), seconds.to_string()));
         }
@@ -253,19 +249,13 @@ mod tests {
 
     #[test]
     fn the_timeout_is_passed_when_it_is_a_positive_number() {
-        let entries = |text: &str| crate::properties::parse(text.as_bytes()).unwrap();
         let mut s = spec(21);
-        s.pass_timeout(&entries("timeoutInSeconds = 5\ntimeoutInSeconds = 60 \n"));
+        s.pass_timeout(Some("60 "));
         assert_eq!(s.env(), &[(TIMEOUT_VARIABLE.to_string(), "60".to_string())]);
-        for text in [
-            "",
-            "timeoutInSeconds = 0",
-            "timeoutInSeconds = x",
-            "timeout = 5",
-        ] {
+        for value in [None, Some(""), Some("0"), Some("x"), Some("-5")] {
             let mut s = spec(21);
-            s.pass_timeout(&entries(text));
-            assert!(s.env().is_empty(), "{text}");
+            s.pass_timeout(value);
+            assert!(s.env().is_empty(), "{value:?}");
         }
         let mut s = spec(21);
         s.default_log_configuration("/cache/default.xml".into());

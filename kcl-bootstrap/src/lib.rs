@@ -4,7 +4,10 @@
 //! with its exit code, and turns a panic into an internal error instead of a crash:
 //!
 //! - [`lock`]: the Maven-generated jar lists, one per supported KCL version;
-//! - `properties`: a `java.util.Properties`-exact parser and the validator;
+//! - `properties`: a `java.util.Properties`-exact parser, overrides from flags and the
+//!   environment, and the validator;
+//! - `configuration`: the settings from every source and the file the daemon reads, written
+//!   privately by `effective_file` when flags or the environment change it;
 //! - `java`: finding `java` and its version (bounded in time);
 //! - `maven`: which repository or mirror to download from;
 //! - `jars`: cache, downloads (bounded in time), verification;
@@ -17,9 +20,11 @@
 //! queue that a closed or full pipe cannot stall.
 
 mod cli;
+mod configuration;
 mod default_logback;
 pub mod digest;
 mod display;
+mod effective_file;
 mod error;
 mod files;
 mod jars;
@@ -37,6 +42,7 @@ mod supervise;
 pub use cli::{Cli, Command};
 pub use supervise::{LogFormat, RestartPolicy};
 
+use configuration::Configuration;
 use error::{Error, code};
 use steps::*;
 
@@ -78,9 +84,11 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
     let lock = load_lock(cli)?;
-    let properties = read_properties(cli, &cwd)?;
+    let ctx = properties::Context::new(&lock, cwd.clone(), std::env::var_os("PATH"));
+    let file = configuration::read_properties(cli, &cwd)?;
+    let properties = Configuration::gather(cli, file, std::env::vars_os(), &ctx)?;
     if !cli.no_validate {
-        validate_properties(cli, &properties, &lock, &cwd)?;
+        properties.validate(cli.quiet, &ctx)?;
     }
     let log_configuration = log_configuration(cli, &cwd)?;
     let extra_classpath = extra_classpath(cli, &cwd)?;
@@ -88,21 +96,24 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
     if cli.check {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
-        return Ok(code::OK);
+        return properties.print_listing(&ctx).map(|()| code::OK);
     }
     check_repository_flags(cli)?;
     let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
+    // Held until the daemon exits: with -e the JVM inherits the lock that keeps it, and
+    // --supervise keeps it until the supervisor returns.
+    let (properties_path, _effective_file) = properties.daemon_file(&cache_root, &ctx)?;
     let mut spec = launch::LaunchSpec::new(
         java,
         java_major,
         jar_paths,
         extra_classpath,
-        properties.path.clone(),
+        properties_path,
         log_configuration,
         cli.jvm_args.clone(),
     );
     if cli.execute || cli.supervise {
-        prepare_launch(cli, &mut spec, &properties, &cache_root);
+        prepare_launch(cli, &mut spec, &properties, &ctx, &cache_root);
     }
     if cli.supervise {
         let endpoint = observe_worker(cli, &mut spec)?;
@@ -110,6 +121,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
             cli,
             &spec,
             &properties,
+            &ctx,
             &lock,
             java_major,
             endpoint.as_ref(),
@@ -124,10 +136,11 @@ fn run(cli: &Cli) -> Result<i32, Error> {
 fn prepare_launch(
     cli: &Cli,
     spec: &mut launch::LaunchSpec,
-    properties: &PropertiesFile,
+    properties: &Configuration,
+    ctx: &properties::Context,
     cache_root: &std::path::Path,
 ) {
-    spec.pass_timeout(&properties.entries());
+    spec.pass_timeout(properties.value(launch::TIMEOUT_KEY, ctx).as_deref());
     if spec.has_log_configuration() {
         return;
     }
@@ -175,7 +188,8 @@ fn observe_worker(
 fn supervise(
     cli: &Cli,
     spec: &launch::LaunchSpec,
-    properties: &PropertiesFile,
+    properties: &Configuration,
+    ctx: &properties::Context,
     lock: &lock::Lock,
     java_major: u32,
     endpoint: Option<&observe::Endpoint>,
@@ -187,7 +201,7 @@ fn supervise(
         ));
     }
     output::flush(output::FLUSH_BOUND);
-    let grace = properties.value("shutdownGraceMillis");
+    let grace = properties.value("shutdownGraceMillis", ctx);
     let options = supervise::Options::new(cli, grace.as_deref());
     let observers = match endpoint {
         Some(endpoint) => supervise::events::Observers::new(vec![endpoint.feed()]),
@@ -201,7 +215,8 @@ fn supervise(
 fn supervise(
     _cli: &Cli,
     _spec: &launch::LaunchSpec,
-    _properties: &PropertiesFile,
+    _properties: &Configuration,
+    _ctx: &properties::Context,
     _lock: &lock::Lock,
     _java_major: u32,
     _endpoint: Option<&observe::Endpoint>,

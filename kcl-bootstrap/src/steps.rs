@@ -1,14 +1,11 @@
 //! The steps of a launch, in the order [`crate::run`] takes them. Each returns what the next
 //! ones need, or the error that ends the launch.
 
+use crate::configuration::Configuration;
 use crate::display::shown_path;
 use crate::error::Error;
-use crate::properties::{Diagnostic, Severity};
-use crate::{Cli, files, jars, java, launch, lock, maven, output, properties};
+use crate::{Cli, files, jars, java, launch, lock, maven, output};
 use std::path::{Path, PathBuf};
-
-/// Findings printed per severity; the rest are counted. A generated file can have 100,000s.
-const MAX_PRINTED_FINDINGS: usize = 100;
 
 /// `--list-versions`: one line per built-in lock on stdout.
 pub(crate) fn list_versions() -> Result<(), Error> {
@@ -55,109 +52,6 @@ pub(crate) fn load_lock(cli: &Cli) -> Result<lock::Lock, Error> {
         path: path.clone(),
         problem,
     })
-}
-
-/// The properties file as given (for messages), as an absolute path (for the daemon), and its
-/// bytes.
-pub(crate) struct PropertiesFile {
-    given: PathBuf,
-    pub(crate) path: PathBuf,
-    bytes: Vec<u8>,
-}
-
-impl PropertiesFile {
-    /// The file's entries, or none when it does not parse (validation reports that).
-    pub(crate) fn entries(&self) -> Vec<properties::Entry> {
-        properties::parse(&self.bytes).unwrap_or_default()
-    }
-
-    /// The last value of `key`, trimmed.
-    pub(crate) fn value(&self, key: &str) -> Option<String> {
-        let entries = self.entries();
-        let entry = entries.into_iter().rev().find(|e| e.key == key)?;
-        Some(entry.value.trim().to_string())
-    }
-}
-
-/// Reads `-p FILE`: a regular file of at most [`properties::MAX_PROPERTIES_BYTES`].
-pub(crate) fn read_properties(cli: &Cli, cwd: &Path) -> Result<PropertiesFile, Error> {
-    // clap makes -p required unless --list-versions, which returned earlier.
-    let given = cli.properties.clone().unwrap_or_default();
-    let path = launch::absolute(&given, cwd);
-    let bytes =
-        files::read_regular(&path, properties::MAX_PROPERTIES_BYTES).map_err(
-            |source| match source {
-                files::ReadFileError::TooLarge { limit } => Error::PropertiesTooLarge {
-                    path: path.clone(),
-                    limit,
-                },
-                source => Error::PropertiesUnreadable {
-                    path: path.clone(),
-                    source,
-                },
-            },
-        )?;
-    Ok(PropertiesFile { given, path, bytes })
-}
-
-/// Parses and validates the properties file, prints the findings, and refuses errors.
-pub(crate) fn validate_properties(
-    cli: &Cli,
-    file: &PropertiesFile,
-    lock: &lock::Lock,
-    cwd: &Path,
-) -> Result<(), Error> {
-    let entries = properties::parse(&file.bytes).map_err(|e| {
-        output::line(format!(
-            "{}:{}: error: {}",
-            shown_path(&file.given),
-            e.line,
-            e.message
-        ));
-        Error::Properties {
-            file: file.given.clone(),
-            count: 1,
-        }
-    })?;
-    let ctx = properties::Context::new(lock, cwd.to_path_buf(), std::env::var_os("PATH"));
-    let findings = properties::validate(&entries, &ctx);
-    print_findings(&findings, &file.given, cli.quiet);
-    let errors = findings
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
-    if errors > 0 {
-        return Err(Error::Properties {
-            file: file.given.clone(),
-            count: errors,
-        });
-    }
-    Ok(())
-}
-
-/// Prints the findings in line order, at most [`MAX_PRINTED_FINDINGS`] of each severity
-/// (warnings not with `--quiet`), then how many were left out.
-fn print_findings(findings: &[Diagnostic], file: &Path, quiet: bool) {
-    let (mut errors, mut warnings) = (0usize, 0usize);
-    for d in findings {
-        let count = match d.severity {
-            Severity::Error => &mut errors,
-            Severity::Warning if quiet => continue,
-            Severity::Warning => &mut warnings,
-        };
-        *count += 1;
-        if *count <= MAX_PRINTED_FINDINGS {
-            output::line(d.render(file));
-        }
-    }
-    let hidden_errors = errors.saturating_sub(MAX_PRINTED_FINDINGS);
-    let hidden_warnings = warnings.saturating_sub(MAX_PRINTED_FINDINGS);
-    if hidden_errors + hidden_warnings > 0 {
-        output::line(format!(
-            "{}: {hidden_errors} more error(s) and {hidden_warnings} more warning(s) not shown",
-            shown_path(file)
-        ));
-    }
 }
 
 /// `-l FILE`, made absolute: the daemon opens it by path.
@@ -227,7 +121,7 @@ pub(crate) fn find_java(
 /// `--check`: one line saying what was checked and what the classpath will hold.
 pub(crate) fn report_check(
     cli: &Cli,
-    properties: &PropertiesFile,
+    properties: &Configuration,
     java: &Path,
     java_major: u32,
     lock: &lock::Lock,
@@ -248,7 +142,7 @@ pub(crate) fn report_check(
     };
     output::say(&format!(
         "{} is valid; Java {java_major} at {}; {lock}; {classpath}",
-        shown_path(&properties.given),
+        properties.description(),
         shown_path(java)
     ));
 }
@@ -349,7 +243,7 @@ pub(crate) fn finish(
 }
 
 /// Writes one line to stdout; a closed stdout (e.g. `| head -c0`) is reported, not a panic.
-fn emit(line: &str) -> Result<(), Error> {
+pub(crate) fn emit(line: &str) -> Result<(), Error> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")

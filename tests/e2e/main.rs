@@ -12,6 +12,7 @@ mod s10_stuck_lease;
 mod s11_leader_failure;
 mod s12_lease_moved_mid_batch;
 mod s13_supervise;
+mod s13_overrides;
 mod s14_observe;
 mod s1_happy_path;
 mod s2_restart;

@@ -1,8 +1,7 @@
 //! One finding of the validator, and how it is printed.
 
-use crate::display::shown_path;
+use super::origin::Origin;
 use std::fmt;
-use std::path::Path;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,46 +12,68 @@ pub(crate) enum Severity {
     Error,
 }
 
-/// One finding. Its message already shows any text from the file display-safely.
+/// One finding. Its message already shows any text from the settings display-safely.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Diagnostic {
     /// Error or warning.
     pub(crate) severity: Severity,
-    /// 1-based line, or `None` for whole-file findings (e.g. a missing key).
-    pub(crate) line: Option<usize>,
+    /// Where the setting comes from, or `None` for findings about the whole configuration
+    /// (e.g. a missing key).
+    pub(crate) origin: Option<Origin>,
     /// What is wrong and what to do.
     pub(crate) message: String,
 }
 
 impl Diagnostic {
-    /// An error on `line`.
-    pub(crate) fn error(line: Option<usize>, message: String) -> Diagnostic {
+    /// An error about the setting from `origin`.
+    pub(crate) fn error(origin: Option<Origin>, message: String) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
-            line,
+            origin,
             message,
         }
     }
 
-    /// A warning on `line`.
-    pub(crate) fn warning(line: Option<usize>, message: String) -> Diagnostic {
+    /// A warning about the setting from `origin`.
+    pub(crate) fn warning(origin: Option<Origin>, message: String) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
-            line,
+            origin,
             message,
         }
     }
 
-    /// Formats as `file:line: error: message`.
-    pub(crate) fn render(&self, file: &Path) -> String {
+    /// The file line the finding is about, if it is about one.
+    #[cfg(test)]
+    pub(crate) fn line(&self) -> Option<usize> {
+        match self.origin {
+            Some(Origin::Line(line)) => Some(line),
+            _ => None,
+        }
+    }
+
+    /// Sort key: whole-configuration findings first, then file lines in order, then the rest
+    /// (defaults, environment, flags) in the order they were found.
+    pub(crate) fn order(&self) -> (u8, usize) {
+        match &self.origin {
+            None => (0, 0),
+            Some(Origin::Line(line)) => (1, *line),
+            Some(Origin::Default) => (2, 0),
+            Some(Origin::Env(_)) => (3, 0),
+            Some(Origin::Flag(_)) => (4, 0),
+        }
+    }
+
+    /// Formats as `origin: error: message`, where the origin is `file:line`, the flag, the
+    /// variable, or `file_label` alone for whole-configuration findings.
+    pub(crate) fn render(&self, file_label: &str) -> String {
         let sev = match self.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let file = shown_path(file);
-        match self.line {
-            Some(line) => format!("{file}:{line}: {sev}: {}", self.message),
-            None => format!("{file}: {sev}: {}", self.message),
+        match &self.origin {
+            Some(origin) => format!("{}: {sev}: {}", origin.place(file_label), self.message),
+            None => format!("{file_label}: {sev}: {}", self.message),
         }
     }
 }

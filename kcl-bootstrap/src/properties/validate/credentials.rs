@@ -2,6 +2,7 @@
 
 use super::super::diagnostic::{Diagnostic, Severity};
 use super::super::keys;
+use super::super::origin::Origin;
 use crate::display::shown;
 
 /// SDK v1 credential provider names that KCL 2.x/3.x (SDK v2) cannot load, with the v2 name.
@@ -71,12 +72,12 @@ pub(super) fn check_credentials(
     value: &str,
     dialect: keys::Dialect,
     out: &mut Vec<Diagnostic>,
-    line: usize,
+    origin: &Origin,
 ) {
     let mut push = |severity: Severity, message: String| {
         out.push(match severity {
-            Severity::Error => Diagnostic::error(Some(line), message),
-            Severity::Warning => Diagnostic::warning(Some(line), message),
+            Severity::Error => Diagnostic::error(Some(origin.clone()), message),
+            Severity::Warning => Diagnostic::warning(Some(origin.clone()), message),
         })
     };
     for element in value.split(',') {

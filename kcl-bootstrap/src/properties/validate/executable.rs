@@ -4,15 +4,21 @@
 
 use super::super::context::Context;
 use super::super::diagnostic::Diagnostic;
+use super::super::origin::Origin;
 use crate::display::{shown, shown_path};
 use std::path::PathBuf;
 
 /// Words joined when looking for a path that contains spaces.
 const MAX_JOINED_WORDS: usize = 16;
 
-pub(super) fn check_executable(value: &str, ctx: &Context, out: &mut Vec<Diagnostic>, line: usize) {
-    let err = |message: String| Diagnostic::error(Some(line), message);
-    let warn = |message: String| Diagnostic::warning(Some(line), message);
+pub(super) fn check_executable(
+    value: &str,
+    ctx: &Context,
+    out: &mut Vec<Diagnostic>,
+    origin: &Origin,
+) {
+    let err = |message: String| Diagnostic::error(Some(origin.clone()), message);
+    let warn = |message: String| Diagnostic::warning(Some(origin.clone()), message);
     let words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
     let Some((&program, args)) = words.split_first() else {
         return;

@@ -16,16 +16,19 @@ mod values;
 use super::context::Context;
 use super::diagnostic::Diagnostic;
 use super::keys::{self, KnownKey, Since};
-use super::parser::Entry;
+use super::merge;
+use super::origin::Setting;
+use super::redact;
 use crate::display::shown;
 use std::collections::HashMap;
 
-/// Checks parsed entries. Findings are sorted by line, whole-file findings first.
-pub(crate) fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
+/// Checks settings given in precedence order (a later one wins). Findings are sorted:
+/// whole-configuration findings first, then by line, then the overrides.
+pub(crate) fn validate(settings: &[Setting], ctx: &Context) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    encoding_traps(entries, &mut out);
-    let effective = effective_entries(entries, &mut out);
-    let resolved: Vec<(&Entry, Option<&'static KnownKey>)> = effective
+    encoding_traps(settings, &mut out);
+    let effective = merge::effective(settings, ctx.dialect(), &mut out);
+    let resolved: Vec<(&Setting, Option<&'static KnownKey>)> = effective
         .iter()
         .map(|e| (*e, keys::lookup(&e.key, ctx.dialect())))
         .collect();
@@ -35,15 +38,15 @@ pub(crate) fn validate(entries: &[Entry], ctx: &Context) -> Vec<Diagnostic> {
         check_entry(e, *k, ctx, &mut out);
     }
     cross_key_rules(&known, &mut out);
-    out.sort_by_key(|d| d.line.unwrap_or(0));
+    out.sort_by_key(Diagnostic::order);
     out
 }
 
 /// The effective entry of each known key, by its canonical name.
-struct Known<'a>(HashMap<&'static str, &'a Entry>);
+struct Known<'a>(HashMap<&'static str, &'a Setting>);
 
 impl<'a> Known<'a> {
-    fn new(resolved: &[(&'a Entry, Option<&'static KnownKey>)]) -> Known<'a> {
+    fn new(resolved: &[(&'a Setting, Option<&'static KnownKey>)]) -> Known<'a> {
         let mut map = HashMap::new();
         for (e, k) in resolved {
             if let Some(k) = k {
@@ -54,24 +57,24 @@ impl<'a> Known<'a> {
     }
 
     /// The entry for a key, by its table name.
-    fn get(&self, name: &str) -> Option<&'a Entry> {
+    fn get(&self, name: &str) -> Option<&'a Setting> {
         self.0.get(name).copied()
     }
 
     /// The entry for a key if its value is not blank.
-    fn set(&self, name: &str) -> Option<&'a Entry> {
+    fn set(&self, name: &str) -> Option<&'a Setting> {
         self.get(name).filter(|e| !e.value.trim().is_empty())
     }
 }
 
 /// Java reads the file as ISO-8859-1: a UTF-8 byte-order mark becomes part of the first key, and
 /// UTF-8 text in values turns into mojibake.
-fn encoding_traps(entries: &[Entry], out: &mut Vec<Diagnostic>) {
-    if let Some(first) = entries.first()
+fn encoding_traps(settings: &[Setting], out: &mut Vec<Diagnostic>) {
+    if let Some(first) = settings.iter().find(|s| s.line().is_some())
         && let Some(real) = first.key.strip_prefix("\u{ef}\u{bb}\u{bf}")
     {
         out.push(Diagnostic::error(
-            Some(first.line),
+            Some(first.origin.clone()),
             format!(
                 "the file starts with a UTF-8 byte-order mark, which Java reads as part of the first key \
                  ('{}' becomes 'ï»¿{}'); save the file without a BOM",
@@ -80,43 +83,19 @@ fn encoding_traps(entries: &[Entry], out: &mut Vec<Diagnostic>) {
             ),
         ));
     }
-    for e in entries {
+    for e in settings {
         if values::looks_like_utf8(&e.value) {
             out.push(Diagnostic::warning(
-                Some(e.line),
+                Some(e.origin.clone()),
                 format!(
                     "the value of '{}' contains UTF-8 text, but Java reads properties files as ISO-8859-1, so it \
                      arrives garbled ('{}'); write non-ASCII characters as \\uXXXX escapes",
                     shown(&e.key),
-                    shown(&e.value)
+                    redact::shown_value(&e.key, &e.value)
                 ),
             ));
         }
     }
-}
-
-/// The effective value of each key is its last occurrence (`Hashtable.put`); earlier ones are
-/// reported. Returns the effective entries in file order.
-fn effective_entries<'a>(entries: &'a [Entry], out: &mut Vec<Diagnostic>) -> Vec<&'a Entry> {
-    let mut next_line: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
-    let mut shadowed = vec![None; entries.len()];
-    for (i, e) in entries.iter().enumerate().rev() {
-        shadowed[i] = next_line.insert(e.key.as_str(), e.line);
-    }
-    let mut effective = Vec::with_capacity(entries.len());
-    for (e, later) in entries.iter().zip(shadowed) {
-        match later {
-            Some(later) => out.push(Diagnostic::warning(
-                Some(e.line),
-                format!(
-                    "'{}' is set again on line {later}; the later value wins and this one is ignored",
-                    shown(&e.key)
-                ),
-            )),
-            None => effective.push(e),
-        }
-    }
-    effective
 }
 
 fn required_keys(known: &Known<'_>, ctx: &Context, out: &mut Vec<Diagnostic>) {
@@ -125,7 +104,7 @@ fn required_keys(known: &Known<'_>, ctx: &Context, out: &mut Vec<Diagnostic>) {
     for name in ["executableName", "applicationName"] {
         if set(name).is_none() {
             out.push(Diagnostic::error(
-                get(name).map(|e| e.line),
+                get(name).map(|e| e.origin.clone()),
                 format!("'{name}' is required and missing or empty; add `{name} = ...`"),
             ));
         }
@@ -151,10 +130,10 @@ fn required_keys(known: &Known<'_>, ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_entry(e: &Entry, known: Option<&KnownKey>, ctx: &Context, out: &mut Vec<Diagnostic>) {
+fn check_entry(e: &Setting, known: Option<&KnownKey>, ctx: &Context, out: &mut Vec<Diagnostic>) {
     match known {
         Some(known) if !values::in_version(known, ctx) => out.push(Diagnostic::warning(
-            Some(e.line),
+            Some(e.origin.clone()),
             format!(
                 "'{}' is not a setting of KCL {} (it comes from a newer release); this daemon ignores it",
                 shown(&e.key),
@@ -171,7 +150,7 @@ fn check_entry(e: &Entry, known: Option<&KnownKey>, ctx: &Context, out: &mut Vec
             .any(|p| e.key.starts_with(p)) => {}
         None => match keys::near_miss(&e.key) {
             Some(k) => out.push(Diagnostic::error(
-                Some(e.line),
+                Some(e.origin.clone()),
                 format!(
                     "unknown key '{}': did you mean '{}'? The daemon matches keys case-sensitively and \
                      silently ignores this one",
@@ -180,7 +159,7 @@ fn check_entry(e: &Entry, known: Option<&KnownKey>, ctx: &Context, out: &mut Vec
                 ),
             )),
             None => out.push(Diagnostic::warning(
-                Some(e.line),
+                Some(e.origin.clone()),
                 format!("unknown key '{}' is ignored by the daemon", shown(&e.key)),
             )),
         },
@@ -202,7 +181,7 @@ fn cross_key_rules(known: &Known<'_>, out: &mut Vec<Diagnostic>) {
     let grace = get("shutdownGraceMillis");
     if grace.is_none_or(|e| e.value.trim().parse::<i64>().is_ok_and(|v| v <= 0)) {
         out.push(Diagnostic::warning(
-            grace.map(|e| e.line),
+            grace.map(|e| e.origin.clone()),
             "no positive 'shutdownGraceMillis': on SIGTERM/Ctrl-C the daemon does not wait for your processors to \
              checkpoint (graceful shutdown does nothing); set e.g. `shutdownGraceMillis = 30000`"
                 .into(),
@@ -214,7 +193,7 @@ fn cross_key_rules(known: &Known<'_>, out: &mut Vec<Diagnostic>) {
         for name in ["kinesisEndpoint", "dynamoDBEndpoint"] {
             if let Some(e) = get(name).filter(|e| values::is_local_endpoint(&e.value)) {
                 out.push(Diagnostic::warning(
-                    Some(e.line),
+                    Some(e.origin.clone()),
                     format!(
                         "'{name}' points at a local endpoint but metrics are on: there is no CloudWatch endpoint key, so \
                          the daemon sends metrics to real CloudWatch (or fails to); set `metricsLevel = NONE`"
@@ -229,11 +208,11 @@ fn cross_key_rules(known: &Known<'_>, out: &mut Vec<Diagnostic>) {
         && arn.value.trim().rsplit('/').next() != Some(name.value.as_str())
     {
         out.push(Diagnostic::warning(
-            Some(name.line),
+            Some(name.origin.clone()),
             format!(
-                "'streamName' ({}) differs from the stream in 'streamArn' (line {}); the daemon uses the ARN's stream",
+                "'streamName' ({}) differs from the stream in 'streamArn' ({}); the daemon uses the ARN's stream",
                 shown(&name.value),
-                arn.line
+                arn.origin
             ),
         ));
     }
@@ -242,11 +221,11 @@ fn cross_key_rules(known: &Known<'_>, out: &mut Vec<Diagnostic>) {
         get("initialPositionInStreamExtended"),
     ) {
         out.push(Diagnostic::warning(
-            Some(b.line),
+            Some(b.origin.clone()),
             format!(
-                "'initialPositionInStream' (line {}) and 'initialPositionInStreamExtended' set the same field and the \
+                "'initialPositionInStream' ({}) and 'initialPositionInStreamExtended' set the same field and the \
                  daemon applies keys in no fixed order; keep only one",
-                a.line
+                a.origin
             ),
         ));
     }

@@ -5,6 +5,7 @@ use super::*;
 use crate::lock::Lock;
 use crate::properties::diagnostic::Severity;
 use crate::properties::keys::ValueType;
+use crate::properties::origin::Setting;
 use crate::properties::parse;
 use std::path::PathBuf;
 
@@ -35,13 +36,13 @@ fn check(extra: &str) -> Vec<Diagnostic> {
 }
 
 fn check_with(text: &str, ctx: &Context) -> Vec<Diagnostic> {
-    validate(&parse(text.as_bytes()).unwrap(), ctx)
+    validate(&Setting::from_file(parse(text.as_bytes()).unwrap()), ctx)
 }
 
 fn has(diags: &[Diagnostic], sev: Severity, line: Option<usize>, needle: &str) -> bool {
     diags
         .iter()
-        .any(|d| d.severity == sev && d.line == line && d.message.contains(needle))
+        .any(|d| d.severity == sev && d.line() == line && d.message.contains(needle))
 }
 
 #[test]
@@ -218,20 +219,20 @@ fn warnings() {
 fn encoding_traps() {
     let mut bom = b"\xef\xbb\xbf".to_vec();
     bom.extend_from_slice(GOOD.as_bytes());
-    let d = validate(&parse(&bom).unwrap(), &ctx());
+    let d = validate(&Setting::from_file(parse(&bom).unwrap()), &ctx());
     assert!(
         has(&d, Severity::Error, Some(1), "byte-order mark"),
         "{d:?}"
     );
     let d = validate(
-        &parse(format!("{GOOD}workerId = caf\u{e9}\n").as_bytes()).unwrap(),
+        &Setting::from_file(parse(format!("{GOOD}workerId = caf\u{e9}\n").as_bytes()).unwrap()),
         &ctx(),
     );
     assert!(has(&d, Severity::Warning, Some(7), "ISO-8859-1"), "{d:?}");
     // A real Latin-1 byte (or a \\u escape) is what Java expects: no warning.
     let mut latin1 = GOOD.as_bytes().to_vec();
     latin1.extend_from_slice(b"workerId = caf\xe9\n");
-    assert!(validate(&parse(&latin1).unwrap(), &ctx()).is_empty());
+    assert!(validate(&Setting::from_file(parse(&latin1).unwrap()), &ctx()).is_empty());
     assert!(check("workerId = caf\\u00e9\n").is_empty());
 }
 
@@ -476,7 +477,7 @@ fn random_input_never_panics() {
                 bytes.extend_from_slice(fragments[(next() % fragments.len() as u64) as usize]);
             }
             if let Ok(entries) = parse(&bytes) {
-                for d in validate(&entries, &c) {
+                for d in validate(&Setting::from_file(entries), &c) {
                     assert!(!d.message.contains('\u{1b}'), "{:?}", d.message);
                 }
             }

@@ -3,7 +3,8 @@
 use super::super::context::Context;
 use super::super::diagnostic::Diagnostic;
 use super::super::keys::{KnownKey, Since, ValueType};
-use super::super::parser::Entry;
+use super::super::origin::Setting;
+use super::super::redact;
 use super::{credentials, executable};
 use crate::display::shown;
 
@@ -13,16 +14,17 @@ const DAEMON_KEYS: &[&str] = &["executableName", "processingLanguage", "maxActiv
 pub(super) fn check_value(
     ty: ValueType,
     since: Since,
-    e: &Entry,
+    e: &Setting,
     ctx: &Context,
     out: &mut Vec<Diagnostic>,
 ) {
-    let err = |message: String| Diagnostic::error(Some(e.line), message);
-    let warn = |message: String| Diagnostic::warning(Some(e.line), message);
+    let err = |message: String| Diagnostic::error(Some(e.origin.clone()), message);
+    let warn = |message: String| Diagnostic::warning(Some(e.origin.clone()), message);
     let key = shown(&e.key).to_string();
     let value = e.value.as_str();
     let trimmed = value.trim();
-    let shown_value = shown(value);
+    // A value that looks like a secret is never quoted back.
+    let shown_value = redact::shown_value(&e.key, value);
 
     if since == Since::Kcl3 && ctx.kcl_major() < 3 && ctx.settings().is_none() {
         out.push(warn(format!(
@@ -102,7 +104,7 @@ pub(super) fn check_value(
             }
         }
         ValueType::Credentials => {
-            credentials::check_credentials(&key, value, ctx.dialect(), out, e.line)
+            credentials::check_credentials(&key, value, ctx.dialect(), out, &e.origin)
         }
         ValueType::Duration => {
             if !is_iso_duration(trimmed) {
@@ -134,7 +136,7 @@ pub(super) fn check_value(
         ))),
         ValueType::Text => {
             if e.key == "executableName" && !trimmed.is_empty() {
-                executable::check_executable(value, ctx, out, e.line);
+                executable::check_executable(value, ctx, out, &e.origin);
             }
         }
     }
