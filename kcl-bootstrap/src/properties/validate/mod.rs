@@ -141,9 +141,12 @@ fn check_entry(e: &Setting, known: Option<&KnownKey>, ctx: &Context, out: &mut V
             ),
         )),
         Some(known) => values::check_value(known.ty, known.since, e, ctx, out),
-        None if let Some(java_type) = ctx.settings().and_then(|s| s.get(&e.key)) => {
-            // A setting of this daemon version that the built-in table does not describe.
-            values::check_value(values::value_type_of(java_type), Since::Kcl2, e, ctx, out)
+        // A setting of this daemon version that the built-in table does not describe. (A plain
+        // guard rather than an `if let` guard: those need Rust 1.95, above the crate's MSRV.)
+        None if ctx.settings().is_some_and(|s| s.contains_key(&e.key)) => {
+            if let Some(java_type) = ctx.settings().and_then(|s| s.get(&e.key)) {
+                values::check_value(values::value_type_of(java_type), Since::Kcl2, e, ctx, out)
+            }
         }
         None if keys::NESTED_CLIENT_PREFIXES
             .iter()
