@@ -45,7 +45,14 @@ pub struct Locations {
 pub const ALL_IDS: [&str; 4] = ["kcl", "naive", "python", "node"];
 
 /// Every child id in the report's order, the optional `kcl-before` included.
-pub const REPORT_ORDER: [&str; 6] = ["kcl", "kcl-reports", "kcl-before", "naive", "python", "node"];
+pub const REPORT_ORDER: [&str; 6] = [
+    "kcl",
+    "kcl-reports",
+    "kcl-before",
+    "naive",
+    "python",
+    "node",
+];
 
 impl Locations {
     /// The repository root this crate was built from, and the directory of the running binary.

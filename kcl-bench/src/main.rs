@@ -12,9 +12,9 @@ use clap::Parser;
 use kcl_bench::children::{ALL_IDS, ChildSpec, Locations, REPORT_ORDER};
 use kcl_bench::document::{self, Document};
 use kcl_bench::report::{self, summarize};
+use kcl_bench::reports::{self, Delivery, ReportDrain};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
-use kcl_bench::reports::{self, Delivery, ReportDrain};
 use kcl_bench::{chart, driver, idle, machine, overhead};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
@@ -132,7 +132,10 @@ fn run(args: &Args) -> Result<(), String> {
         }
     }
     if args.reports && !children.iter().any(|c| c.id == "kcl-reports") {
-        let after_kcl = children.iter().position(|c| c.id == "kcl").map_or(0, |i| i + 1);
+        let after_kcl = children
+            .iter()
+            .position(|c| c.id == "kcl")
+            .map_or(0, |i| i + 1);
         children.insert(after_kcl, locations.child("kcl-reports")?);
     }
     if children.is_empty() {

@@ -144,7 +144,9 @@ alternating. Target: at most {CPU_BUDGET_PERCENT}% more child CPU on the through
         let delivery = deliveries
             .iter()
             .find(|d| d.workload == workload.id)
-            .map_or("—".to_string(), |d| format!("{} / {}", d.received, d.expected));
+            .map_or("—".to_string(), |d| {
+                format!("{} / {}", d.received, d.expected)
+            });
         let target = if THROUGHPUT_WORKLOADS.contains(&workload.id) {
             if difference <= CPU_BUDGET_PERCENT {
                 format!("≤ {CPU_BUDGET_PERCENT}%: met")

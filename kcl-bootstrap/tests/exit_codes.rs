@@ -104,6 +104,14 @@ fn scenarios(w: &World, repo: &FakeRepo) -> Vec<(i32, &'static str, Command)> {
         "0",
     ]);
     v.push((8, "--supervise gave up restarting", c));
+    // 1: `status` cannot read the endpoint (a port that nothing listens on any more).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap();
+    let mut c = bare();
+    c.args(["status", "--metrics-addr", &format!("127.0.0.1:{port}")]);
+    v.push((1, "status without an endpoint", c));
     v
 }
 

@@ -48,7 +48,8 @@ fn status_says_in_one_line_when_no_endpoint_answers() {
     run.expect_code(1);
     assert_eq!(run.err.trim().lines().count(), 1, "{}", run.err);
     assert!(
-        run.err.contains(&format!("cannot read http://{addr}/metrics")),
+        run.err
+            .contains(&format!("cannot read http://{addr}/metrics")),
         "{}",
         run.err
     );
@@ -75,6 +76,10 @@ fn status_refuses_an_endpoint_that_serves_no_kcl_metrics() {
         BOUND,
     );
     run.expect_code(1);
-    assert!(run.err.contains("did not answer with metrics"), "{}", run.err);
+    assert!(
+        run.err.contains("did not answer with metrics"),
+        "{}",
+        run.err
+    );
     assert_eq!(run.err.trim().lines().count(), 1, "{}", run.err);
 }

@@ -151,6 +151,17 @@
 //! in the daemon). A value that is not a positive integer is ignored with one WARN; without the
 //! variable nothing runs. [`Runner::daemon_timeout`] sets it explicitly.
 //!
+//! # Reports to a supervisor
+//!
+//! Under `kcl-bootstrap --supervise --metrics-addr`, the environment variable
+//! `KCL_SUPERVISOR_SOCKET` ([`REPORT_SOCKET_VARIABLE`]) names a Unix datagram socket, and [`run`]
+//! sends one small JSON report after each callback (shard, action, records, bytes,
+//! `millisBehindLatest`, duration, checkpoint outcomes, retries, failure; the format is in the
+//! crate's `REPORTS.md`), from which the supervisor serves per-shard Prometheus metrics and health
+//! probes for the whole worker. Sending never blocks and never fails a callback (a report that does
+//! not fit is dropped); without the variable nothing is sent. [`Runtime::report_socket`] sets it in
+//! code.
+//!
 //! # Testing a processor
 //!
 //! With the `testing` feature, `testing::FakeDaemon` drives a processor in-process (or a processor

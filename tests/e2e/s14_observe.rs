@@ -40,10 +40,19 @@ impl Supervised {
         command
             .arg("-p")
             .arg(properties)
-            .args(["--supervise", "--metrics-addr", "127.0.0.1:0", "--stall-after", STALL_AFTER])
+            .args([
+                "--supervise",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--stall-after",
+                STALL_AFTER,
+            ])
             .arg("-l")
             .arg(paths::repo_root().join("tests/fixtures/logback-e2e.xml"))
-            .args(["--jvm-arg=-XX:TieredStopAtLevel=1", "--jvm-arg=-XX:+UseSerialGC"])
+            .args([
+                "--jvm-arg=-XX:TieredStopAtLevel=1",
+                "--jvm-arg=-XX:+UseSerialGC",
+            ])
             .current_dir(properties.parent().unwrap_or(Path::new(".")))
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
@@ -162,8 +171,15 @@ fn per_shard(families: &Families, name: &str, also: Option<(&str, &str)>) -> Has
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s14_a_supervised_workers_metrics_and_probes() {
     let mut s = Scenario::new("s14-observe");
-    s.clients.create_stream(&s.stream, 2).await.expect("create stream");
-    let produced = s.clients.produce(&s.stream, "s14", 0, 2_000).await.expect("produce");
+    s.clients
+        .create_stream(&s.stream, 2)
+        .await
+        .expect("create stream");
+    let produced = s
+        .clients
+        .produce(&s.stream, "s14", 0, 2_000)
+        .await
+        .expect("produce");
     assert_eq!(produced.len(), 2_000);
     s.mark("2,000 records produced on 2 shards");
 
@@ -181,15 +197,20 @@ async fn s14_a_supervised_workers_metrics_and_probes() {
     let worker = Supervised::start(&path, &s.dir().join("worker.log"), &env);
 
     // The endpoint's address, printed before the JVM starts.
-    let base = wait_until("the endpoint's address in the log", Duration::from_secs(240), Duration::from_millis(100), || {
-        let text = worker.log_text();
-        let found = text
-            .split("metrics on http://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .map(|addr| format!("http://{addr}"));
-        std::future::ready(found)
-    })
+    let base = wait_until(
+        "the endpoint's address in the log",
+        Duration::from_secs(240),
+        Duration::from_millis(100),
+        || {
+            let text = worker.log_text();
+            let found = text
+                .split("metrics on http://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .map(|addr| format!("http://{addr}"));
+            std::future::ready(found)
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
     eprintln!("[s14] the worker's endpoint: {base}/metrics");
@@ -198,47 +219,80 @@ async fn s14_a_supervised_workers_metrics_and_probes() {
     // Not ready until the scheduler has started, then ready.
     let first = get(&agent, &format!("{base}/readyz")).expect("the endpoint answers");
     let mut saw_not_ready = first.0 == 503;
-    wait_until("/readyz 200", Duration::from_secs(180), Duration::from_millis(100), || {
-        let answer = get(&agent, &format!("{base}/readyz"));
-        if answer.as_ref().is_some_and(|(status, _)| *status == 503) {
-            saw_not_ready = true;
-        }
-        std::future::ready(answer.filter(|(status, _)| *status == 200))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
-    assert!(saw_not_ready, "/readyz must be 503 before the scheduler started");
-    s.mark("/readyz went from 503 to 200");
-
-    // One child holds its second batch: its shard stalls.
-    let held_shard = wait_until("a held batch", Duration::from_secs(120), Duration::from_millis(200), || {
-        let held = sink
-            .events()
-            .into_iter()
-            .find(|(_, events)| events.iter().any(|e| e.event == "gateHeld"))
-            .map(|(shard, _)| shard);
-        std::future::ready(held)
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
-    let held_at = Instant::now();
-    let reason = wait_until("/healthz 503", Duration::from_secs(40), Duration::from_millis(200), || {
-        let answer = get(&agent, &format!("{base}/healthz"));
-        std::future::ready(answer.filter(|(status, _)| *status == 503).map(|(_, body)| body))
-    })
+    wait_until(
+        "/readyz 200",
+        Duration::from_secs(180),
+        Duration::from_millis(100),
+        || {
+            let answer = get(&agent, &format!("{base}/readyz"));
+            if answer.as_ref().is_some_and(|(status, _)| *status == 503) {
+                saw_not_ready = true;
+            }
+            std::future::ready(answer.filter(|(status, _)| *status == 200))
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
     assert!(
-        reason.contains(&held_shard) && reason.contains("stalled") && reason.trim().lines().count() == 1,
+        saw_not_ready,
+        "/readyz must be 503 before the scheduler started"
+    );
+    s.mark("/readyz went from 503 to 200");
+
+    // One child holds its second batch: its shard stalls.
+    let held_shard = wait_until(
+        "a held batch",
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        || {
+            let held = sink
+                .events()
+                .into_iter()
+                .find(|(_, events)| events.iter().any(|e| e.event == "gateHeld"))
+                .map(|(shard, _)| shard);
+            std::future::ready(held)
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
+    let held_at = Instant::now();
+    let reason = wait_until(
+        "/healthz 503",
+        Duration::from_secs(40),
+        Duration::from_millis(200),
+        || {
+            let answer = get(&agent, &format!("{base}/healthz"));
+            std::future::ready(
+                answer
+                    .filter(|(status, _)| *status == 503)
+                    .map(|(_, body)| body),
+            )
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
+    assert!(
+        reason.contains(&held_shard)
+            && reason.contains("stalled")
+            && reason.trim().lines().count() == 1,
         "the reason names the held shard {held_shard}: {reason}"
     );
-    assert!(held_at.elapsed() >= Duration::from_secs(5), "503 too early: {:?}", held_at.elapsed());
+    assert!(
+        held_at.elapsed() >= Duration::from_secs(5),
+        "503 too early: {:?}",
+        held_at.elapsed()
+    );
     s.mark(&format!("/healthz 503: {}", reason.trim()));
     std::fs::write(gate.join("open"), b"").unwrap();
-    wait_until("/healthz 200 again", Duration::from_secs(60), Duration::from_millis(200), || {
-        let answer = get(&agent, &format!("{base}/healthz"));
-        std::future::ready(answer.filter(|(status, _)| *status == 200))
-    })
+    wait_until(
+        "/healthz 200 again",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let answer = get(&agent, &format!("{base}/healthz"));
+            std::future::ready(answer.filter(|(status, _)| *status == 200))
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
     s.mark("/healthz 200 after the batch was let through");
@@ -247,15 +301,20 @@ async fn s14_a_supervised_workers_metrics_and_probes() {
     s.mark("all records in the sink");
     let shards: std::collections::BTreeSet<String> =
         produced.iter().map(|p| p.shard_id.clone()).collect();
-    let families = wait_until("every record and lag 0 in /metrics", Duration::from_secs(60), Duration::from_millis(500), || {
-        let families = get(&agent, &format!("{base}/metrics")).map(|(_, text)| parse(&text));
-        let done = families.filter(|f| {
-            let lag = per_shard(f, "kcl_millis_behind_latest", None);
-            total(f, "kcl_records") >= produced.len() as f64
-                && shards.iter().all(|shard| lag.get(shard) == Some(&0.0))
-        });
-        std::future::ready(done)
-    })
+    let families = wait_until(
+        "every record and lag 0 in /metrics",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let families = get(&agent, &format!("{base}/metrics")).map(|(_, text)| parse(&text));
+            let done = families.filter(|f| {
+                let lag = per_shard(f, "kcl_millis_behind_latest", None);
+                total(f, "kcl_records") >= produced.len() as f64
+                    && shards.iter().all(|shard| lag.get(shard) == Some(&0.0))
+            });
+            std::future::ready(done)
+        },
+    )
     .await
     .unwrap_or_else(|e| panic!("{e}; log:\n{}", worker.log_text()));
     assert_eq!(total(&families, "kcl_daemon_restarts"), 0.0);
@@ -267,9 +326,15 @@ async fn s14_a_supervised_workers_metrics_and_probes() {
     );
     let batches = per_shard(&families, "kcl_batches", None);
     let checkpoints = per_shard(&families, "kcl_checkpoints", Some(("result", "ok")));
-    assert_eq!(batches.keys().collect::<std::collections::BTreeSet<_>>(), shards.iter().collect());
+    assert_eq!(
+        batches.keys().collect::<std::collections::BTreeSet<_>>(),
+        shards.iter().collect()
+    );
     assert_eq!(batches, checkpoints, "one successful checkpoint per batch");
-    assert!(batches.values().all(|b| *b >= 2.0), "batches of 50 from a backlog: {batches:?}");
+    assert!(
+        batches.values().all(|b| *b >= 2.0),
+        "batches of 50 from a backlog: {batches:?}"
+    );
     assert_eq!(total(&families, "kcl_daemon_up"), 1.0);
     assert_eq!(total(&families, "kcl_shard_children"), 2.0);
     s.mark("sum(kcl_records_total) = produced, lag 0 on every shard, checkpoints = batches");
@@ -281,10 +346,16 @@ async fn s14_a_supervised_workers_metrics_and_probes() {
         .expect("run kcl-bootstrap status");
     let table = String::from_utf8_lossy(&status.stdout);
     eprintln!("[s14] kcl-bootstrap status --metrics-addr {addr}:\n{table}");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     for shard in &shards {
         assert!(
-            table.lines().any(|l| l.starts_with(shard.as_str()) && l.contains(" ok")),
+            table
+                .lines()
+                .any(|l| l.starts_with(shard.as_str()) && l.contains(" ok")),
             "{shard} in the table:\n{table}"
         );
     }

@@ -56,6 +56,7 @@ pub(crate) struct Metrics {
     last_batch: Family<ShardLabels, Gauge<f64, AtomicU64>>,
     checkpoints: Family<CheckpointLabels, Counter>,
     failures: Family<ShardActionLabels, Counter>,
+    child_up: Family<ShardLabels, Gauge>,
     durations: DurationFamily,
     retries: Family<ActionLabels, Counter>,
     children: Gauge,
@@ -77,6 +78,7 @@ impl Metrics {
         let last_batch = Family::default();
         let checkpoints = Family::default();
         let failures = Family::default();
+        let child_up = Family::default();
         let durations = DurationFamily::new_with_constructor(duration_histogram);
         let retries = Family::default();
         let children = Gauge::default();
@@ -134,6 +136,11 @@ impl Metrics {
             retries.clone(),
         );
         r.register(
+            "kcl_shard_child_up",
+            "1 while the shard's child runs, 0 after it ended (children without kcl-protocol too, from the daemon's log)",
+            child_up.clone(),
+        );
+        r.register(
             "kcl_shard_children",
             "Children alive (one per lease this worker processes)",
             children.clone(),
@@ -177,6 +184,7 @@ impl Metrics {
             last_batch,
             checkpoints,
             failures,
+            child_up,
             durations,
             retries,
             children,
@@ -243,6 +251,13 @@ impl Metrics {
         self.leases.set(i64::try_from(leases).unwrap_or(i64::MAX));
     }
 
+    pub(crate) fn set_child_up(&self, shard_id: &str, up: bool) {
+        let shard = ShardLabels {
+            shard_id: shard_id.to_owned(),
+        };
+        self.child_up.get_or_create(&shard).set(i64::from(up));
+    }
+
     pub(crate) fn set_daemon_up(&self, up: bool) {
         self.daemon_up.set(i64::from(up));
     }
@@ -267,6 +282,7 @@ impl Metrics {
         self.batches.remove(&shard);
         self.millis_behind_latest.remove(&shard);
         self.last_batch.remove(&shard);
+        self.child_up.remove(&shard);
         for result in results {
             self.checkpoints.remove(&CheckpointLabels {
                 shard_id: shard_id.to_owned(),

@@ -262,6 +262,14 @@ impl Shards {
         problems
     }
 
+    /// Each shard with a known child, and whether that child is alive.
+    pub(crate) fn children(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.table
+            .iter()
+            .filter(|(_, shard)| shard.child.is_some())
+            .map(|(shard_id, shard)| (shard_id.as_str(), shard.alive()))
+    }
+
     /// Children alive, and leases held.
     pub(crate) fn counts(&self) -> (usize, usize) {
         let alive = self.table.values().filter(|shard| shard.alive()).count();

@@ -118,6 +118,9 @@ impl Worker {
     fn update_counts(&self) {
         let (alive, held) = self.shards.counts();
         self.metrics.set_children(alive, held);
+        for (shard_id, up) in self.shards.children() {
+            self.metrics.set_child_up(shard_id, up);
+        }
     }
 
     pub(crate) fn health(&self, now: Instant) -> Verdict {

@@ -206,6 +206,7 @@ fn an_ended_childs_series_stay_for_the_retention_then_disappear() {
     worker.tick(t2, &alive);
     let scraped = scrape(&worker);
     for family in [
+        "kcl_shard_child_up",
         "kcl_records",
         "kcl_bytes",
         "kcl_batches",
@@ -222,6 +223,10 @@ fn an_ended_childs_series_stay_for_the_retention_then_disappear() {
     // A child whose process is gone (kill -9) ends too, and so do its series later.
     worker.tick(t2, &|pid| pid != 20);
     assert_eq!(scrape(&worker).value("kcl_shard_children", &[]), Some(0.0));
+    assert_eq!(
+        scrape(&worker).value("kcl_shard_child_up", &[("shard_id", "shardId-1")]),
+        Some(0.0)
+    );
     worker.tick(t2 + SERIES_RETENTION + Duration::from_secs(1), &|pid| {
         pid != 20
     });
@@ -319,6 +324,13 @@ fn a_lease_held_without_a_live_child_is_unhealthy_after_the_bound() {
     );
     worker.tick(late, &alive);
     assert_eq!(worker.health(late), Verdict::Pass("ok".into()));
+    // A child known only from the daemon's line still has its series.
+    let scraped = scrape(&worker);
+    assert_eq!(
+        scraped.value("kcl_shard_child_up", &[("shard_id", "shardId-1")]),
+        Some(1.0)
+    );
+    assert_eq!(scraped.value("kcl_shard_children", &[]), Some(2.0));
 }
 
 #[test]
