@@ -467,10 +467,13 @@ fn no_secret_reaches_any_output() {
 #[cfg(unix)]
 fn the_daemon_reads_the_effective_file_and_holds_it_locked() {
     let (_, w) = warm_world(1, V);
-    // The fake JVM prints the file it was given and whether an exclusive lock on it is free.
-    let body = r#"for a; do last="$a"; done
-cat "$last"
-if flock -n -x "$last" true; then echo LOCK-FREE; else echo LOCK-HELD; fi"#;
+    // The fake JVM prints the properties file it was given (the argument after
+    // --properties-file: -e also passes the default logback file after it) and whether an
+    // exclusive lock on it is free.
+    let body = r#"file=""; take=0
+for a; do if [ "$take" = 1 ]; then file="$a"; take=0; fi; [ "$a" = --properties-file ] && take=1; done
+cat "$file"
+if flock -n -x "$file" true; then echo LOCK-FREE; else echo LOCK-HELD; fi"#;
     let java = fake_java(&w.tmp.path().join("jdk-cat/bin"), JAVA17, body);
     let (code, out, err) =
         run(w
