@@ -159,7 +159,7 @@
 //! `millisBehindLatest`, duration, checkpoint outcomes, retries, failure; the format is in the
 //! crate's `REPORTS.md`), from which the supervisor serves per-shard Prometheus metrics and health
 //! probes for the whole worker. Sending never blocks and never fails a callback (a report that does
-//! not fit is dropped); without the variable nothing is sent. [`Runtime::report_socket`] sets it in
+//! not fit is dropped); without the variable nothing is sent. [`Runner::report_socket`] sets it in
 //! code.
 //!
 //! # Testing a processor
