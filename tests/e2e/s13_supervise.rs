@@ -33,6 +33,13 @@ use crate::common::{
 /// The e2e template's `shutdownGraceMillis`.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// `shutdownGraceMillis` of the two scenarios that only test the graceful stop: with all 24
+/// scenarios at once on 2 cores, 4 children took 16 s to finish `shutdownRequested` and the
+/// daemon's final-shutdown wait then ran past the template's 20 s (exit 143, "Encountered an
+/// error during shutdown", one full suite of two); 60 s leaves the daemon room. The assertions
+/// are the same: exit 0 within this grace + kcl-bootstrap's margin.
+const STOP_TEST_GRACE: Duration = Duration::from_secs(60);
+
 /// kcl-bootstrap's margin on top of it before it kills the daemon's group.
 const STOP_MARGIN: Duration = Duration::from_secs(10);
 
@@ -51,12 +58,17 @@ fn start(
 
 /// SIGTERM to the supervisor; asserts exit 0 within shutdownGraceMillis + the margin and that no
 /// process of the worker (JVM, children) is left.
-async fn stop_gracefully(s: &mut Scenario, worker: &mut SupervisedWorker, sink: &Sink) {
+async fn stop_gracefully(
+    s: &mut Scenario,
+    worker: &mut SupervisedWorker,
+    sink: &Sink,
+    grace: Duration,
+) {
     let jvms = worker.daemon_pids();
     assert_eq!(jvms.len(), 1, "one JVM under the supervisor: {jvms:?}");
     worker.signal(libc::SIGTERM);
     let (status, took) = worker
-        .wait_exit(SHUTDOWN_GRACE + STOP_MARGIN + Duration::from_secs(10))
+        .wait_exit(grace + STOP_MARGIN + Duration::from_secs(10))
         .await
         .expect("the supervisor exits after SIGTERM");
     s.mark(&format!(
@@ -70,7 +82,7 @@ async fn stop_gracefully(s: &mut Scenario, worker: &mut SupervisedWorker, sink: 
         "a graceful stop is exit 0; stderr:\n{}",
         worker.stderr()
     );
-    assert!(took <= SHUTDOWN_GRACE + STOP_MARGIN, "{took:?}");
+    assert!(took <= grace + STOP_MARGIN, "{took:?}");
     // On stderr in text mode, a JSON object on stdout in JSON mode.
     let output = format!("{}{}", worker.stdout(), worker.stderr());
     assert!(
@@ -113,7 +125,8 @@ async fn s13_sigterm_to_the_supervisor_is_a_graceful_stop_with_each_child_line_o
         .expect("produce");
     let sink = s.sink("worker");
     let lines = LINES.to_string();
-    let properties = s.properties(&e2e_consumer());
+    let mut properties = s.properties(&e2e_consumer());
+    properties.set("shutdownGraceMillis", STOP_TEST_GRACE.as_millis());
     let mut worker = start(
         &s,
         "worker",
@@ -124,7 +137,7 @@ async fn s13_sigterm_to_the_supervisor_is_a_graceful_stop_with_each_child_line_o
     );
     wait_all_in_sink(&sink, &produced, Duration::from_secs(180)).await;
     s.mark("all records in the sink");
-    stop_gracefully(&mut s, &mut worker, &sink).await;
+    stop_gracefully(&mut s, &mut worker, &sink, STOP_TEST_GRACE).await;
 
     // Every shard's child: shutdownRequested, its checkpoint, then leaseLost (as with -e).
     let events = sink.events();
@@ -197,7 +210,8 @@ async fn s13_json_lines_carry_each_child_line_once_with_its_level_and_shard() {
         .expect("produce");
     let sink = s.sink("worker");
     let lines = LINES.to_string();
-    let properties = s.properties(&e2e_consumer());
+    let mut properties = s.properties(&e2e_consumer());
+    properties.set("shutdownGraceMillis", STOP_TEST_GRACE.as_millis());
     let mut worker = start(
         &s,
         "worker",
@@ -207,7 +221,7 @@ async fn s13_json_lines_carry_each_child_line_once_with_its_level_and_shard() {
         &["--log-format", "json"],
     );
     wait_all_in_sink(&sink, &produced, Duration::from_secs(180)).await;
-    stop_gracefully(&mut s, &mut worker, &sink).await;
+    stop_gracefully(&mut s, &mut worker, &sink, STOP_TEST_GRACE).await;
 
     let objects: Vec<serde_json::Value> = worker
         .stdout()
@@ -402,7 +416,7 @@ async fn s13_kill_9_of_a_child_restarts_the_daemon_and_loses_nothing() {
         worker.try_status().is_none(),
         "the supervisor is still running"
     );
-    stop_gracefully(&mut s, &mut worker, &sink).await;
+    stop_gracefully(&mut s, &mut worker, &sink, SHUTDOWN_GRACE).await;
     drop(worker);
     s.pass();
 }
@@ -571,7 +585,7 @@ async fn outage(name: &str, dependency: Dependency) {
         "the supervisor is still running: {}",
         worker.stderr()
     );
-    stop_gracefully(&mut s, &mut worker, &sink).await;
+    stop_gracefully(&mut s, &mut worker, &sink, SHUTDOWN_GRACE).await;
     drop(worker);
     s.pass();
 }
