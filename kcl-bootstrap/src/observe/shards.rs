@@ -156,11 +156,16 @@ impl Shards {
         Some(lost)
     }
 
-    /// The daemon created a shard consumer: a child starts (seen without kcl-protocol, too).
+    /// The daemon created a shard consumer: a child starts (seen without kcl-protocol, too), and
+    /// the shard is held. The scheduler creates consumers only for the leases of its current
+    /// assignments (KCL 3.1.3 `Scheduler.runProcessLoop`), but logs that list through a throttle
+    /// whose first line comes a minute after start: without this, a worker's first minute showed
+    /// "0 leases held" beside four children (`scripts/demo`'s status table).
     pub(crate) fn consumer_created(&mut self, shard_id: &str) {
         if !self.table.contains_key(shard_id) && self.table.len() >= MAX_SHARDS {
             return;
         }
+        self.held.insert(shard_id.to_owned());
         let shard = self.table.entry(shard_id.to_owned()).or_default();
         if !shard.alive() {
             shard.child = Some(Child {

@@ -392,3 +392,26 @@ fn label_values_from_children_are_bounded() {
             .is_some()
     );
 }
+
+#[test]
+fn a_created_consumer_counts_as_a_held_lease_before_the_first_assignments_line() {
+    let t0 = Instant::now();
+    let mut worker = running(t0);
+    for shard in ["shardId-0", "shardId-1"] {
+        worker.event(
+            WorkerEvent::DaemonLine(DaemonLine::ConsumerCreated(shard.into())),
+            t0,
+        );
+    }
+    worker.tick(t0, &alive);
+    let scraped = scrape(&worker);
+    assert_eq!(scraped.value("kcl_shard_leases", &[]), Some(2.0));
+    assert_eq!(scraped.value("kcl_shard_children", &[]), Some(2.0));
+    // The scheduler's own list, once logged, is the truth again.
+    worker.event(
+        WorkerEvent::DaemonLine(DaemonLine::Assignments(vec!["shardId-1".into()])),
+        t0,
+    );
+    worker.tick(t0, &alive);
+    assert_eq!(scrape(&worker).value("kcl_shard_leases", &[]), Some(1.0));
+}
