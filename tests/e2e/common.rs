@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kcl_e2e::aws::{Clients, Produced, last_sequence_per_shard};
+use kcl_e2e::aws::{Clients, Produced, last_sequence_per_shard, numeric_cmp};
 use kcl_e2e::sink::Sink;
 use kcl_e2e::wait::wait_until;
 use tokio::sync::Mutex;
@@ -53,10 +53,77 @@ pub async fn wait_all_in_sink(sink: &Sink, produced: &[Produced], timeout: Durat
     .await;
     if let Err(error) = result {
         panic!(
-            "{error}: {last_missing} of {} records never reached the sink",
-            expected.len()
+            "{error}: {last_missing} of {} records never reached the sink\n{}",
+            expected.len(),
+            describe_missing(sink, &expected)
         );
     }
+}
+
+/// Per shard: which records are missing, whether a later record of that shard did reach the
+/// sink (a record skipped) or not (the shard's tail never delivered), and the shard's last child
+/// events. A flaky run is diagnosed from this text.
+fn describe_missing(sink: &Sink, expected: &BTreeSet<(String, String, String)>) -> String {
+    let records = sink.records();
+    let got: BTreeSet<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r.shard_id.clone(),
+                r.sequence_number.clone(),
+                String::from_utf8_lossy(&r.data).into_owned(),
+            )
+        })
+        .collect();
+    let mut highest_sunk: BTreeMap<&str, &str> = BTreeMap::new();
+    for record in &records {
+        let entry = highest_sunk
+            .entry(record.shard_id.as_str())
+            .or_insert(record.sequence_number.as_str());
+        if numeric_cmp(&record.sequence_number, entry).is_gt() {
+            *entry = record.sequence_number.as_str();
+        }
+    }
+    let mut missing_by_shard: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (shard, sequence, data) in expected.difference(&got) {
+        missing_by_shard
+            .entry(shard.as_str())
+            .or_default()
+            .push((sequence.as_str(), data.as_str()));
+    }
+    let events = sink.events();
+    let mut out = String::new();
+    for (shard, mut missing) in missing_by_shard {
+        missing.sort_by(|a, b| numeric_cmp(a.0, b.0));
+        let highest = highest_sunk.get(shard).copied();
+        let skipped = missing
+            .iter()
+            .filter(|(sequence, _)| highest.is_some_and(|h| numeric_cmp(sequence, h).is_lt()))
+            .count();
+        let shown: Vec<String> = missing
+            .iter()
+            .take(6)
+            .map(|(sequence, data)| format!("{data}@{sequence}"))
+            .collect();
+        let last_events: Vec<String> = events
+            .get(shard)
+            .map(|events| {
+                events
+                    .iter()
+                    .rev()
+                    .take(4)
+                    .rev()
+                    .map(|e| format!("{} pid {} {} {}", e.unix_millis, e.pid, e.event, e.detail))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {shard}: {} missing ({skipped} below the highest sunk sequence {highest:?}): {shown:?}; \
+             last events {last_events:?}\n",
+            missing.len()
+        ));
+    }
+    out
 }
 
 /// Waits until every shard's lease checkpoint equals the last sequence number produced to it.
