@@ -62,7 +62,7 @@
 //!   `src/wire/mod.rs` for every accepted and skipped line form).
 //! - **Stray output**: on Unix, [`run`] keeps a private copy of stdout for the protocol and points
 //!   file descriptor 1 at stderr, so a `println!` anywhere in the process cannot corrupt the
-//!   protocol ([`Runner::guard_stdout`]).
+//!   protocol ([`Runner::stdout`]).
 //! - **Graceful shutdown**: SIGINT and SIGTERM are ignored by default, so a Ctrl-C in the terminal
 //!   or a supervisor's signal to the process group does not kill the child before the daemon has
 //!   run `shutdownRequested` → checkpoint → `leaseLost`; stdin EOF ends the child
@@ -210,9 +210,10 @@ pub use processor::{
 pub use record::{ExtendedSequenceNumber, InvalidSequenceNumber, Record, SequenceNumber};
 pub use report::REPORT_SOCKET_VARIABLE;
 pub use runtime::{Error, FailurePolicy, Runner};
-pub use stdio::SignalHandling;
+pub use stdio::{SignalHandling, StdoutGuard};
 pub use watchdog::TIMEOUT_VARIABLE;
 pub use watermark::{Ticket, Watermark};
+pub use wire::LeadingNewline;
 
 /// Runs `processor` over stdin and stdout with the default [`Runner`], until the daemon closes
 /// stdin; then returns `Ok(())`.

@@ -64,8 +64,8 @@ pub struct Runner {
     pub(crate) watermark_retry: RetryPolicy,
     pub(crate) watermark_wait: Duration,
     signals: SignalHandling,
-    guard_stdout: bool,
-    leading_newline: Option<bool>,
+    stdout: StdoutGuard,
+    leading_newline: Option<LeadingNewline>,
     daemon_timeout: DaemonTimeout,
     report_socket: ReportSocket,
 }
@@ -98,7 +98,7 @@ impl Default for Runner {
             watermark_retry: RetryPolicy::default(),
             watermark_wait: Duration::from_secs(10),
             signals: SignalHandling::Ignore,
-            guard_stdout: true,
+            stdout: StdoutGuard::Private,
             leading_newline: None,
             daemon_timeout: DaemonTimeout::FromEnvironment,
             report_socket: ReportSocket::FromEnvironment,
@@ -170,10 +170,10 @@ impl Runner {
     }
 
     /// Whether [`run`](Self::run) keeps a private copy of stdout for the protocol and points file
-    /// descriptor 1 at stderr (Unix; default `true`), so that `println!` from any code ends up in
-    /// the daemon's log instead of corrupting the protocol.
-    pub fn guard_stdout(mut self, guard: bool) -> Self {
-        self.guard_stdout = guard;
+    /// descriptor 1 at stderr (Unix; default [`StdoutGuard::Private`]), so that `println!` from any
+    /// code ends up in the daemon's log instead of corrupting the protocol.
+    pub fn stdout(mut self, guard: StdoutGuard) -> Self {
+        self.stdout = guard;
         self
     }
 
@@ -184,7 +184,7 @@ impl Runner {
     /// being glued to it (and dropped). With the guard, nothing else can write to the protocol
     /// pipe, so the extra line would only cost the daemon a read. [`run_with_io`](Self::run_with_io)
     /// writes none by default: the caller owns that writer.
-    pub fn leading_newline(mut self, leading_newline: bool) -> Self {
+    pub fn leading_newline(mut self, leading_newline: LeadingNewline) -> Self {
         self.leading_newline = Some(leading_newline);
         self
     }
@@ -231,16 +231,10 @@ impl Runner {
     /// Sets up stdio first (the stdout guard and signal handling, see above). Returns `Ok(())`
     /// at stdin EOF, which is how the daemon ends every child.
     pub fn run<P: Processor>(self, processor: P) -> Result<(), Error> {
-        let guard = if self.guard_stdout {
-            StdoutGuard::Private
-        } else {
-            StdoutGuard::Shared
-        };
-        let output = stdio::protocol_output(guard).map_err(Error::Setup)?;
+        let output = stdio::protocol_output(self.stdout).map_err(Error::Setup)?;
         stdio::apply_signal_handling(self.signals).map_err(Error::Setup)?;
         let leading_newline = match self.leading_newline {
-            Some(true) => LeadingNewline::Write,
-            Some(false) => LeadingNewline::Omit,
+            Some(chosen) => chosen,
             // Only another writer on the same pipe can leave a partial line.
             None if output.is_private() => LeadingNewline::Omit,
             None => LeadingNewline::Write,
@@ -272,10 +266,7 @@ impl Runner {
         reader: R,
         writer: W,
     ) -> Result<(), Error> {
-        let leading_newline = match self.leading_newline {
-            Some(true) => LeadingNewline::Write,
-            Some(false) | None => LeadingNewline::Omit,
-        };
+        let leading_newline = self.leading_newline.unwrap_or(LeadingNewline::Omit);
         let daemon_timeout = match self.daemon_timeout {
             DaemonTimeout::FromEnvironment => None,
             DaemonTimeout::Given(timeout) => timeout,

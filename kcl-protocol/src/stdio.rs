@@ -31,10 +31,14 @@ pub enum SignalHandling {
     Inherit,
 }
 
-/// Whether [`protocol_output`] moves stdout out of everyone else's reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StdoutGuard {
-    /// A private duplicate of stdout for the protocol; descriptor 1 points at stderr (Unix).
+/// Whether [`Runner::run`](crate::Runner::run) moves the protocol's stdout out of everyone else's
+/// reach ([`Runner::stdout`](crate::Runner::stdout); default [`StdoutGuard::Private`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdoutGuard {
+    /// A private duplicate of stdout for the protocol; file descriptor 1 points at stderr (Unix),
+    /// so that `println!` from any code ends up in the daemon's log instead of corrupting the
+    /// protocol.
+    #[default]
     Private,
     /// The process's stdout, shared with everything else that prints.
     Shared,

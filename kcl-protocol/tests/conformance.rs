@@ -433,7 +433,7 @@ fn leading_newline_when_asked() {
     let mut output = Vec::new();
     let input = b"{\"action\":\"initialize\",\"shardId\":\"s\"}\n";
     Runner::new()
-        .leading_newline(true)
+        .leading_newline(kcl_protocol::LeadingNewline::Write)
         .run_with_io(
             SizeCounter {
                 sizes: Vec::new(),

@@ -51,9 +51,10 @@ mod lenient;
 pub(crate) mod writer;
 
 pub(crate) use framing::{Excerpt, LineReader};
+pub use writer::LeadingNewline;
+pub(crate) use writer::MessageWriter;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use writer::{Escaping, push_json_string};
-pub(crate) use writer::{LeadingNewline, MessageWriter};
 
 /// The action names the daemon uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,10 +11,13 @@ pub(crate) struct MessageWriter<W> {
 }
 
 /// Whether each message starts with a `\n`, which the daemon skips as an empty line. It protects
-/// the message when something else may have left a partial line on the same pipe.
+/// the message when something else may have left a partial line on the same pipe
+/// ([`Runner::leading_newline`](crate::Runner::leading_newline)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LeadingNewline {
+pub enum LeadingNewline {
+    /// Start every message with `\n`.
     Write,
+    /// Write messages as they are.
     Omit,
 }
 

@@ -118,7 +118,7 @@ fn main() -> Result<(), kcl_protocol::Error> {
             .on_panic(FailurePolicy::SkipBatch);
     }
     if processor.has("no-guard") {
-        runtime = runtime.guard_stdout(false);
+        runtime = runtime.stdout(kcl_protocol::StdoutGuard::Shared);
     }
     if processor.has("inherit-signals") {
         runtime = runtime.signal_handling(SignalHandling::Inherit);
