@@ -9,6 +9,7 @@
 //! - [`stack`]: one stack per test process, on free ports, stopped by PID when the process ends;
 //! - [`scenario`]: fresh names, a directory and timings per scenario;
 //! - [`properties`]: the daemon properties template;
+//! - [`spawned`]: the kcl-bootstrap command line, process group and kill-on-drop both kinds share;
 //! - [`worker`]: a daemon process in its own process group, killed on drop;
 //! - [`supervised`]: `kcl-bootstrap --supervise` and the JVM it runs, killed on drop;
 //! - [`proxy`]: a loopback TCP proxy that can refuse connections (dependency outages);
@@ -31,6 +32,7 @@ pub mod properties;
 pub mod proxy;
 pub mod scenario;
 pub mod sink;
+pub mod spawned;
 pub mod stack;
 pub mod supervised;
 pub mod wait;
