@@ -46,6 +46,28 @@ pub(crate) fn read_properties(cli: &Cli, cwd: &Path) -> Result<Option<Properties
     Ok(Some(PropertiesFile { given, path, bytes }))
 }
 
+/// The daemon's key for how long its graceful shutdown may take.
+const SHUTDOWN_GRACE_KEY: &str = "shutdownGraceMillis";
+
+/// The daemon settings kcl-bootstrap itself needs: `timeoutInSeconds` (passed to the children as
+/// `KCL_TIMEOUT_IN_SECONDS`) and `shutdownGraceMillis` (the supervisor's stop deadline); `None`
+/// when no source sets one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LauncherSettings {
+    timeout_in_seconds: Option<String>,
+    shutdown_grace_millis: Option<String>,
+}
+
+impl LauncherSettings {
+    pub(crate) fn timeout_in_seconds(&self) -> Option<&str> {
+        self.timeout_in_seconds.as_deref()
+    }
+
+    pub(crate) fn shutdown_grace_millis(&self) -> Option<&str> {
+        self.shutdown_grace_millis.as_deref()
+    }
+}
+
 /// Which file the daemon reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DaemonReads {
@@ -166,9 +188,9 @@ impl Configuration {
         properties::properties_text(&effective, &header, &self.label(), &value_of)
     }
 
-    /// The value of `key` the daemon will get (trimmed, as the daemon trims it), from every
-    /// source in precedence order; `None` when no source sets it.
-    pub(crate) fn value(&self, key: &str, ctx: &Context) -> Option<String> {
+    /// The settings kcl-bootstrap acts on itself, as the daemon will read them (trimmed, as the
+    /// daemon trims them): one merge of every source in precedence order.
+    pub(crate) fn launcher_settings(&self, ctx: &Context) -> LauncherSettings {
         let parsed;
         let settings = if self.settings.is_empty() {
             // The user's file alone with `--no-validate`: it was not parsed; one that does not
@@ -185,11 +207,18 @@ impl Configuration {
         };
         let mut ignored = Vec::new();
         let dialect = ctx.dialect();
-        let wanted = properties::canonical(key, dialect);
-        properties::effective(settings, dialect, &mut ignored)
-            .into_iter()
-            .find(|s| properties::canonical(&s.key, dialect) == wanted)
-            .map(|s| s.value.trim().to_string())
+        let effective = properties::effective(settings, dialect, &mut ignored);
+        let value = |key: &str| {
+            let wanted = properties::canonical(key, dialect);
+            effective
+                .iter()
+                .find(|s| properties::canonical(&s.key, dialect) == wanted)
+                .map(|s| s.value.trim().to_string())
+        };
+        LauncherSettings {
+            timeout_in_seconds: value(launch::TIMEOUT_KEY),
+            shutdown_grace_millis: value(SHUTDOWN_GRACE_KEY),
+        }
     }
 
     /// `--check`: prints the effective settings on stdout when they are not just the user's file.
@@ -274,5 +303,65 @@ fn print_findings(findings: &[Diagnostic], label: &str, quiet: bool) {
         output::line(format!(
             "{label}: {hidden_errors} more error(s) and {hidden_warnings} more warning(s) not shown"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn settings(args: &[&str], file: &str, env: &[(&str, &str)]) -> LauncherSettings {
+        let cli = Cli::try_parse_from(std::iter::once("kcl-bootstrap").chain(args.iter().copied()))
+            .expect("valid flags");
+        let lock = crate::lock::Lock::builtin("3.1.3").expect("the built-in lock");
+        let ctx = Context::new(&lock, PathBuf::from("/"), None);
+        let file = PropertiesFile {
+            given: PathBuf::from("app.properties"),
+            path: PathBuf::from("/app.properties"),
+            bytes: file.as_bytes().to_vec(),
+        };
+        let env = env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        Configuration::gather(&cli, Some(file), env, &ctx)
+            .expect("a valid configuration")
+            .launcher_settings(&ctx)
+    }
+
+    const FILE: &str = "streamName = s\napplicationName = a\nexecutableName = /bin/true\n\
+                        timeoutInSeconds = 30\nshutdownGraceMillis =  9000 \n";
+
+    #[test]
+    fn launcher_settings_come_from_the_file_trimmed() {
+        let launcher = settings(&["-p", "app.properties"], FILE, &[]);
+        assert_eq!(launcher.timeout_in_seconds(), Some("30"));
+        assert_eq!(launcher.shutdown_grace_millis(), Some("9000"));
+    }
+
+    #[test]
+    fn launcher_settings_follow_variables_and_flags_in_precedence_order() {
+        let launcher = settings(
+            &["-p", "app.properties", "--set", "timeoutInSeconds=45"],
+            FILE,
+            &[
+                ("KCL_PROPERTY_TIMEOUT_IN_SECONDS", "40"),
+                ("KCL_PROPERTY_SHUTDOWN_GRACE_MILLIS", "12000"),
+            ],
+        );
+        assert_eq!(launcher.timeout_in_seconds(), Some("45"));
+        assert_eq!(launcher.shutdown_grace_millis(), Some("12000"));
+    }
+
+    #[test]
+    fn unparsed_file_under_no_validate_still_gives_its_settings() {
+        let launcher = settings(&["-p", "app.properties", "--no-validate"], FILE, &[]);
+        assert_eq!(launcher.timeout_in_seconds(), Some("30"));
+        let launcher = settings(
+            &["-p", "app.properties", "--no-validate"],
+            "streamName = s\n",
+            &[],
+        );
+        assert_eq!(launcher, LauncherSettings::default());
     }
 }

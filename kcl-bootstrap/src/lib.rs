@@ -42,7 +42,7 @@ mod supervise;
 pub use cli::{Cli, Command};
 pub use supervise::{LogFormat, RestartPolicy};
 
-use configuration::Configuration;
+use configuration::{Configuration, LauncherSettings};
 use error::{Error, code};
 use steps::*;
 
@@ -112,20 +112,13 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         log_configuration,
         cli.jvm_args.clone(),
     );
+    let launcher = properties.launcher_settings(&ctx);
     if cli.execute || cli.supervise {
-        prepare_launch(cli, &mut spec, &properties, &ctx, &cache_root);
+        prepare_launch(cli, &mut spec, &launcher, &cache_root);
     }
     if cli.supervise {
         let endpoint = observe_worker(cli, &mut spec)?;
-        return supervise(
-            cli,
-            &spec,
-            &properties,
-            &ctx,
-            &lock,
-            java_major,
-            endpoint.as_ref(),
-        );
+        return supervise(cli, &spec, &launcher, &lock, java_major, endpoint.as_ref());
     }
     finish(cli, &spec, &lock, java_major).map(|()| code::OK)
 }
@@ -136,11 +129,10 @@ fn run(cli: &Cli) -> Result<i32, Error> {
 fn prepare_launch(
     cli: &Cli,
     spec: &mut launch::LaunchSpec,
-    properties: &Configuration,
-    ctx: &properties::Context,
+    launcher: &LauncherSettings,
     cache_root: &std::path::Path,
 ) {
-    spec.pass_timeout(properties.value(launch::TIMEOUT_KEY, ctx).as_deref());
+    spec.pass_timeout(launcher.timeout_in_seconds());
     if spec.has_log_configuration() {
         return;
     }
@@ -188,8 +180,7 @@ fn observe_worker(
 fn supervise(
     cli: &Cli,
     spec: &launch::LaunchSpec,
-    properties: &Configuration,
-    ctx: &properties::Context,
+    launcher: &LauncherSettings,
     lock: &lock::Lock,
     java_major: u32,
     endpoint: Option<&observe::Endpoint>,
@@ -201,8 +192,7 @@ fn supervise(
         ));
     }
     output::flush(output::FLUSH_BOUND);
-    let grace = properties.value("shutdownGraceMillis", ctx);
-    let options = supervise::Options::new(cli, grace.as_deref());
+    let options = supervise::Options::new(cli, launcher.shutdown_grace_millis());
     let observers = match endpoint {
         Some(endpoint) => supervise::events::Observers::new(vec![endpoint.feed()]),
         None => supervise::events::Observers::default(),
@@ -215,8 +205,7 @@ fn supervise(
 fn supervise(
     _cli: &Cli,
     _spec: &launch::LaunchSpec,
-    _properties: &Configuration,
-    _ctx: &properties::Context,
+    _launcher: &LauncherSettings,
     _lock: &lock::Lock,
     _java_major: u32,
     _endpoint: Option<&observe::Endpoint>,
