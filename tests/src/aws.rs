@@ -37,20 +37,25 @@ impl Clients {
             "kcl-e2e",
         );
         let region = aws_sdk_kinesis::config::Region::new(REGION);
+        // The stack is plain HTTP on loopback: no TLS provider needed.
+        let http = aws_smithy_http_client::Builder::new().build_http();
         let kinesis = aws_sdk_kinesis::Config::builder()
             .behavior_version_latest()
+            .http_client(http.clone())
             .region(region.clone())
             .credentials_provider(credentials.clone())
             .endpoint_url(&stack.kinesis_endpoint)
             .build();
         let dynamodb = aws_sdk_dynamodb::Config::builder()
             .behavior_version_latest()
+            .http_client(http.clone())
             .region(aws_sdk_dynamodb::config::Region::new(REGION))
             .credentials_provider(credentials.clone())
             .endpoint_url(&stack.moto_endpoint)
             .build();
         let s3 = aws_sdk_s3::Config::builder()
             .behavior_version_latest()
+            .http_client(http.clone())
             .region(aws_sdk_s3::config::Region::new(REGION))
             .credentials_provider(credentials)
             .endpoint_url(&stack.moto_endpoint)

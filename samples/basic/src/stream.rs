@@ -1,10 +1,27 @@
-//! Stream set-up for the producer: create the stream if it is missing and wait for `ACTIVE`.
+//! Stream set-up for the producer: the AWS configuration, and creating the stream if it is missing and waiting for `ACTIVE`.
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::error::{DisplayErrorContext, SdkError};
 use aws_sdk_kinesis::types::StreamStatus;
+
+/// The AWS configuration from the environment (region, credentials, endpoints), with the SDK's
+/// hyper 1 / rustls HTTPS client on the ring crypto provider (Cargo.toml says why not aws-lc).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client (it speaks plain HTTP to `http://` endpoints, such as a local stack).
+pub fn http_client() -> aws_sdk_kinesis::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// Creates `stream` with `shards` shards unless it exists, then waits until it is `ACTIVE`.
 ///

@@ -14,9 +14,21 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 
 use crate::verify::Checkpoint;
 
-/// Loads the shared AWS configuration from the environment.
+/// The AWS configuration from the environment (region, credentials, endpoints), with the SDK's
+/// hyper 1 / rustls HTTPS client on the ring crypto provider (Cargo.toml says why not aws-lc).
 pub async fn load_config() -> aws_config::SdkConfig {
-    aws_config::load_from_env().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .load()
+        .await
+}
+
+/// The SDK's HTTPS client (it speaks plain HTTP to `http://` endpoints, such as a local stack).
+pub fn http_client() -> aws_sdk_kinesis::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Whether a custom S3 endpoint is configured through the environment (a local stack, MinIO…).

@@ -11,7 +11,7 @@ use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use clap::Parser;
 use kcl_sample_basic::SensorGenerator;
-use kcl_sample_basic::stream::ensure_active;
+use kcl_sample_basic::stream::{ensure_active, load_config};
 
 /// Put sensor readings into a Kinesis stream (the basic KCL sample's producer).
 #[derive(Debug, Parser)]
@@ -59,7 +59,7 @@ async fn produce(args: &Args) -> Result<(), String> {
             args.rate
         ));
     }
-    let config = aws_config::load_from_env().await;
+    let config = load_config().await;
     let client = aws_sdk_kinesis::Client::new(&config);
     let created = ensure_active(
         &client,
