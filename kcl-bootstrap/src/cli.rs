@@ -84,6 +84,17 @@ pub struct Cli {
     #[arg(long = "lock", value_name = "FILE", conflicts_with = "kcl_version")]
     pub lock: Option<PathBuf>,
 
+    /// Read a DynamoDB table's change stream instead of a Kinesis stream: the properties name it
+    /// with dynamoDBStreamArn; the jars come from the built-in DynamoDB Streams lock (or --lock)
+    /// and the main class is kcl-bootstrap's own launcher, compiled with the JDK's javac at first
+    /// use (docs/ddb-streams.md).
+    #[arg(
+        long = "dynamodb-streams",
+        env = "KCL_BOOTSTRAP_DYNAMODB_STREAMS",
+        conflicts_with = "kcl_version"
+    )]
+    pub dynamodb_streams: bool,
+
     /// Maven repository or mirror URL to download from (credentials as https://USER:PASS@host/path)
     /// [default: $KCL_MAVEN_REPO, $KCL_MVN_REPO_SEARCH_URL, a settings.xml mirror, Maven Central].
     #[arg(long = "maven-repo", value_name = "URL")]

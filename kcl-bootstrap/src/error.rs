@@ -33,6 +33,9 @@ pub(crate) mod code {
 /// A failure of [`crate::run`].
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
+    /// `--dynamodb-streams`: its lock, settings or Java launcher.
+    #[error(transparent)]
+    Streams(#[from] crate::streams::StreamsError),
     /// The working directory is unreadable.
     #[error("cannot read the current directory")]
     CurrentDir(#[source] std::io::Error),
@@ -205,6 +208,7 @@ impl Error {
             Error::Stdout(_) => code::STDOUT,
             Error::BrokenBuiltinLock { .. } => code::INTERNAL,
             Error::Observe(e) => e.exit_code(),
+            Error::Streams(e) => e.exit_code(),
         }
     }
 }

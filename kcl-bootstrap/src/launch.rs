@@ -30,6 +30,8 @@ pub(crate) struct LaunchSpec {
     properties: PathBuf,
     log_configuration: Option<PathBuf>,
     jvm_args: Vec<String>,
+    /// [`MAIN_CLASS`], or the DynamoDB Streams launcher's (`crate::streams`).
+    main_class: &'static str,
     /// Variables set in the daemon's environment (and so its children's) when launched.
     env: Vec<(String, String)>,
 }
@@ -66,8 +68,14 @@ impl LaunchSpec {
             properties,
             log_configuration,
             jvm_args,
+            main_class: MAIN_CLASS,
             env: Vec::new(),
         }
+    }
+
+    /// Runs `class` instead of the MultiLangDaemon (`--dynamodb-streams`).
+    pub(crate) fn main_class(&mut self, class: &'static str) {
+        self.main_class = class;
     }
 
     /// Sets `KCL_TIMEOUT_IN_SECONDS` from the effective `timeoutInSeconds` when it is a positive
@@ -146,7 +154,7 @@ impl LaunchSpec {
         argv.extend(self.jvm_args.iter().map(OsString::from));
         argv.push("-cp".into());
         argv.push(self.classpath());
-        argv.push(MAIN_CLASS.into());
+        argv.push(self.main_class.into());
         argv.push("--properties-file".into());
         argv.push(self.properties.clone().into());
         if let Some(log) = &self.log_configuration {

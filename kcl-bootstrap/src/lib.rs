@@ -37,6 +37,7 @@ mod output;
 mod process;
 pub mod properties;
 mod steps;
+mod streams;
 mod supervise;
 
 pub use cli::{Cli, Command};
@@ -83,12 +84,19 @@ fn run(cli: &Cli) -> Result<i32, Error> {
             .map_err(Error::from);
     }
     let cwd = std::env::current_dir().map_err(Error::CurrentDir)?;
-    let lock = load_lock(cli)?;
+    let lock = if cli.dynamodb_streams && cli.lock.is_none() {
+        streams::lock()?
+    } else {
+        load_lock(cli)?
+    };
     let ctx = properties::Context::new(&lock, cwd.clone(), std::env::var_os("PATH"));
     let file = configuration::read_properties(cli, &cwd)?;
     let properties = Configuration::gather(cli, file, std::env::vars_os(), &ctx)?;
     if !cli.no_validate {
         properties.validate(cli.quiet, &ctx)?;
+        if cli.dynamodb_streams {
+            streams::check(&properties, &ctx, cli.quiet)?;
+        }
     }
     let log_configuration = log_configuration(cli, &cwd)?;
     let extra_classpath = extra_classpath(cli, &cwd)?;
@@ -99,7 +107,15 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         return properties.print_listing(&ctx).map(|()| code::OK);
     }
     check_repository_flags(cli)?;
-    let jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
+    let mut jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
+    let main_class = if cli.dynamodb_streams {
+        let jar = streams::launcher::ensure(&cache_root, &java, java_major, &jar_paths)
+            .map_err(streams::StreamsError::from)?;
+        jar_paths.push(jar);
+        streams::launcher::MAIN_CLASS
+    } else {
+        launch::MAIN_CLASS
+    };
     // Held until the daemon exits: with -e the JVM inherits the lock that keeps it, and
     // --supervise keeps it until the supervisor returns.
     let (properties_path, _effective_file) = properties.daemon_file(&cache_root, &ctx)?;
@@ -112,6 +128,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         log_configuration,
         cli.jvm_args.clone(),
     );
+    spec.main_class(main_class);
     let launcher = properties.launcher_settings(&ctx);
     if cli.execute || cli.supervise {
         prepare_launch(cli, &mut spec, &launcher, &cache_root);

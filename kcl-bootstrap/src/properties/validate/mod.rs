@@ -109,7 +109,12 @@ fn required_keys(known: &Known<'_>, ctx: &Context, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if set("streamName").is_none() && set("streamArn").is_none() {
+    // A DynamoDB Streams lock (its launcher reads dynamoDBStreamArn) needs no Kinesis stream;
+    // crate::streams checks its keys.
+    let streams_lock = ctx
+        .settings()
+        .is_some_and(|s| s.contains_key("dynamoDBStreamArn"));
+    if !streams_lock && set("streamName").is_none() && set("streamArn").is_none() {
         out.push(Diagnostic::error(
             None,
             "neither 'streamName' nor 'streamArn' is set; add `streamName = <your stream>`".into(),
