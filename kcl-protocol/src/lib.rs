@@ -197,6 +197,8 @@ mod wire;
 
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
+#[cfg(feature = "ddb-streams")]
+pub mod ddb;
 // The unit tests use the daemon's side of the format (`testing::daemon_side`) with or without the
 // feature.
 #[cfg(any(test, feature = "testing"))]
