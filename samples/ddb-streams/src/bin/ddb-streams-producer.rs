@@ -21,7 +21,11 @@ use clap::Parser;
 #[command(name = "ddb-streams-producer", version)]
 struct Args {
     /// Table to write to; created (with a stream) if missing.
-    #[arg(long, env = "DDB_STREAMS_TABLE", default_value = "kcl-rs-ddb-streams-sample")]
+    #[arg(
+        long,
+        env = "DDB_STREAMS_TABLE",
+        default_value = "kcl-rs-ddb-streams-sample"
+    )]
     table: String,
     /// Number of items.
     #[arg(long, default_value_t = 10)]
@@ -91,26 +95,23 @@ async fn ensure_table(
 ) -> Result<String, String> {
     let described = client.describe_table().table_name(table).send().await;
     if described.is_err() {
-        let element = |builder: Result<_, _>| {
-            builder.map_err(|e: aws_sdk_dynamodb::error::BuildError| e.to_string())
-        };
         client
             .create_table()
             .table_name(table)
-            .key_schema(element(
+            .key_schema(built(
                 KeySchemaElement::builder()
                     .attribute_name("pk")
                     .key_type(KeyType::Hash)
                     .build(),
             )?)
-            .attribute_definitions(element(
+            .attribute_definitions(built(
                 AttributeDefinition::builder()
                     .attribute_name("pk")
                     .attribute_type(ScalarAttributeType::S)
                     .build(),
             )?)
             .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(element(
+            .stream_specification(built(
                 StreamSpecification::builder()
                     .stream_enabled(true)
                     .stream_view_type(StreamViewType::NewAndOldImages)
@@ -144,4 +145,9 @@ async fn ensure_table(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// A model builder's result with its error as text.
+fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, String> {
+    result.map_err(|e| e.to_string())
 }
