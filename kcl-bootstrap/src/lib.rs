@@ -93,10 +93,14 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     let file = configuration::read_properties(cli, &cwd)?;
     let properties = Configuration::gather(cli, file, std::env::vars_os(), &ctx)?;
     if !cli.no_validate {
+        // Both sets of findings are shown before either refuses the launch.
+        let streams = if cli.dynamodb_streams {
+            streams::check(&properties, &ctx, cli.quiet)
+        } else {
+            Ok(())
+        };
         properties.validate(cli.quiet, &ctx)?;
-        if cli.dynamodb_streams {
-            streams::check(&properties, &ctx, cli.quiet)?;
-        }
+        streams?;
     }
     let log_configuration = log_configuration(cli, &cwd)?;
     let extra_classpath = extra_classpath(cli, &cwd)?;
