@@ -57,7 +57,9 @@ async fn delete(s: &Scenario, table: &str, key: &str) {
 
 /// The `v` number of an image in the adapter's JSON (`{"v":{"N":"3"},...}`), if the image has one.
 fn image_v(change: &serde_json::Value, image: &str) -> Option<String> {
-    change["dynamodb"][image]["v"]["N"].as_str().map(str::to_owned)
+    change["dynamodb"][image]["v"]["N"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// The sink's records as (pk, sequence number, change), in delivery order.
@@ -96,7 +98,11 @@ fn changes(sink: &Sink) -> Vec<(String, String, Change)> {
 async fn wait_distinct(sink: &Sink, want: usize, timeout: Duration, worker_log: &str) {
     let deadline = Instant::now() + timeout;
     loop {
-        let mut seqs: Vec<String> = sink.records().into_iter().map(|r| r.sequence_number).collect();
+        let mut seqs: Vec<String> = sink
+            .records()
+            .into_iter()
+            .map(|r| r.sequence_number)
+            .collect();
         seqs.sort();
         seqs.dedup();
         if seqs.len() >= want {
@@ -308,7 +314,11 @@ async fn s15_ddb_streams_every_change_in_order_and_restart() {
     for (pk, seq, change) in run1.iter().chain(run2.iter()) {
         let previous = by_seq.insert(seq.clone(), (pk.clone(), change.clone()));
         if let Some(previous) = previous {
-            assert_eq!(previous, (pk.clone(), change.clone()), "re-delivery of {seq} differs");
+            assert_eq!(
+                previous,
+                (pk.clone(), change.clone()),
+                "re-delivery of {seq} differs"
+            );
         }
     }
     let mut ordered: Vec<(&String, &(String, Change))> = by_seq.iter().collect();
@@ -321,11 +331,17 @@ async fn s15_ddb_streams_every_change_in_order_and_restart() {
     assert_eq!(got, expected, "every change of every item, in order");
 
     // The lease checkpoint ends at the stream's last record.
-    let last = ordered.last().map(|(seq, _)| seq.to_string()).unwrap_or_default();
+    let last = ordered
+        .last()
+        .map(|(seq, _)| seq.to_string())
+        .unwrap_or_default();
     wait_checkpoint(&s, &last, Duration::from_secs(30)).await;
     // Run 2 resumed from run 1's checkpoint: what it saw again is at most one batch.
     let run1_seqs: Vec<&String> = run1.iter().map(|(_, seq, _)| seq).collect();
-    let redelivered = run2.iter().filter(|(_, seq, _)| run1_seqs.contains(&seq)).count();
+    let redelivered = run2
+        .iter()
+        .filter(|(_, seq, _)| run1_seqs.contains(&seq))
+        .count();
     assert!(
         redelivered <= MAX_RECORDS,
         "{redelivered} changes re-delivered after the restart, more than one batch ({MAX_RECORDS})"
