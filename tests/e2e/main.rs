@@ -15,6 +15,7 @@ mod s13_overrides;
 mod s13_supervise;
 mod s14_observe;
 mod s15_ddb_streams;
+mod s15_ddb_streams_sample;
 mod s1_happy_path;
 mod s2_restart;
 mod s3_graceful_shutdown;
