@@ -52,7 +52,7 @@ async fn main() -> ExitCode {
 
 /// Writes the changes; returns the table's stream ARN.
 async fn produce(args: &Args) -> Result<String, String> {
-    let config = aws_config::load_from_env().await;
+    let config = load_config().await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let arn = ensure_table(&client, &args.table, Duration::from_secs(args.wait_secs)).await?;
     let fail = |what: &str, e: &dyn std::fmt::Display| format!("{what} on {}: {e}", args.table);
@@ -150,4 +150,18 @@ async fn ensure_table(
 /// A model builder's result with its error as text.
 fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> Result<T, String> {
     result.map_err(|e| e.to_string())
+}
+
+/// The AWS configuration from the environment (region, credentials, endpoints), with the SDK's
+/// hyper 1 / rustls HTTPS client on the ring crypto provider (as samples/basic; it speaks plain
+/// HTTP to `http://` endpoints such as a local stack).
+async fn load_config() -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await
 }
