@@ -191,6 +191,20 @@ impl Configuration {
     /// The settings kcl-bootstrap acts on itself, as the daemon will read them (trimmed, as the
     /// daemon trims them): one merge of every source in precedence order.
     pub(crate) fn launcher_settings(&self, ctx: &Context) -> LauncherSettings {
+        self.with_effective_values(ctx, |value| LauncherSettings {
+            timeout_in_seconds: value(launch::TIMEOUT_KEY),
+            shutdown_grace_millis: value(SHUTDOWN_GRACE_KEY),
+        })
+    }
+
+    /// Calls `f` with a lookup of the effective value of a key (trimmed, as the daemon trims
+    /// them), from one merge of every source in precedence order (`--dynamodb-streams` checks
+    /// its keys with it too).
+    pub(crate) fn with_effective_values<T>(
+        &self,
+        ctx: &Context,
+        f: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> T,
+    ) -> T {
         let parsed;
         let settings = if self.settings.is_empty() {
             // The user's file alone with `--no-validate`: it was not parsed; one that does not
@@ -215,10 +229,7 @@ impl Configuration {
                 .find(|s| properties::canonical(&s.key, dialect) == wanted)
                 .map(|s| s.value.trim().to_string())
         };
-        LauncherSettings {
-            timeout_in_seconds: value(launch::TIMEOUT_KEY),
-            shutdown_grace_millis: value(SHUTDOWN_GRACE_KEY),
-        }
+        f(&value)
     }
 
     /// `--check`: prints the effective settings on stdout when they are not just the user's file.

@@ -95,7 +95,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     if !cli.no_validate {
         // Both sets of findings are shown before either refuses the launch.
         let streams = if cli.dynamodb_streams {
-            streams::check(&properties, &ctx, cli.quiet)
+            properties.with_effective_values(&ctx, |value| streams::check(value, cli.quiet))
         } else {
             Ok(())
         };

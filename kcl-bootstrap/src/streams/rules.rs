@@ -2,9 +2,7 @@
 //! own validation). Each finding is one line; errors refuse the launch.
 
 use super::{STREAM_ARN_KEY, STREAMS_ENDPOINT_KEY, StreamsError};
-use crate::configuration::Configuration;
 use crate::display::shown;
-use crate::properties::Context;
 
 /// The most records one DynamoDB Streams GetRecords call returns (API reference); the launcher
 /// caps `maxRecords` there.
@@ -19,13 +17,13 @@ pub(crate) enum Severity {
     Warning,
 }
 
-/// Checks `properties` for the streams mode; prints the findings on stderr.
+/// Checks the effective settings (`value` looks one up) for the streams mode; prints the
+/// findings on stderr.
 pub(crate) fn check(
-    properties: &Configuration,
-    ctx: &Context,
+    value: &dyn Fn(&str) -> Option<String>,
     quiet: bool,
 ) -> Result<(), StreamsError> {
-    let findings = findings(|key| properties.value(key, ctx));
+    let findings = findings(value);
     let mut errors = 0;
     for (severity, message) in &findings {
         match severity {
