@@ -113,8 +113,9 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     check_repository_flags(cli)?;
     let mut jar_paths = prepare_jars(cli, &lock, &cwd, cache_root.clone())?;
     let main_class = if cli.dynamodb_streams {
-        let jar = streams::launcher::ensure(&cache_root, &java, java_major, &jar_paths)
-            .map_err(streams::StreamsError::from)?;
+        let jar =
+            streams::launcher::ensure(&cache_root, &java, java_major, &lock.digest, &jar_paths)
+                .map_err(streams::StreamsError::from)?;
         jar_paths.push(jar);
         streams::launcher::MAIN_CLASS
     } else {

@@ -4,8 +4,9 @@
 //! first launch compiles it with the `javac` next to the `java` that will run it, against the
 //! verified jars, and packs the classes into one jar (a jar, not a directory, because the
 //! classpath holds only files whose content was checked: see `launch`). The jar lives in
-//! `<cache root>/ddb-streams-launcher/<key>/` where the key digests the source and the Java
-//! major version, so an edited source or another Java compiles again; a `.verified` file
+//! `<cache root>/ddb-streams-launcher/<key>/` where the key digests the source, the Java major
+//! version and the lock it is compiled against, so an edited source, another Java or other jars
+//! compile again; a `.verified` file
 //! records the jar's SHA-256, checked on every launch like the locked jars.
 
 use crate::digest;
@@ -67,17 +68,19 @@ pub(crate) enum LauncherError {
     },
 }
 
-/// The launcher jar for `java` (major version `java_major`), compiled against `jars` if the cache
-/// has no verified one yet.
+/// The launcher jar for `java` (major version `java_major`), compiled against `jars` (those of
+/// the lock whose digest is `lock_digest`) if the cache has no verified one yet.
 pub(crate) fn ensure(
     cache_root: &Path,
     java: &Path,
     java_major: u32,
+    lock_digest: &[u8; 32],
     jars: &[PathBuf],
 ) -> Result<PathBuf, LauncherError> {
-    let dir = cache_root
-        .join("ddb-streams-launcher")
-        .join(cache_key(SOURCE, java_major));
+    let dir =
+        cache_root
+            .join("ddb-streams-launcher")
+            .join(cache_key(SOURCE, java_major, lock_digest));
     let jar = dir.join(JAR_NAME);
     let marker = dir.join(".verified");
     if is_verified(&jar, &marker) {
@@ -104,11 +107,12 @@ pub(crate) fn ensure(
     built.map(|()| jar)
 }
 
-/// The cache key: the source's digest and the Java major version (class files are compiled for
-/// the Java that runs them).
-pub(crate) fn cache_key(source: &str, java_major: u32) -> String {
+/// The cache key: the source's digest, the Java major version (class files are compiled for the
+/// Java that runs them) and the lock's digest (the classes link against its jars).
+pub(crate) fn cache_key(source: &str, java_major: u32, lock_digest: &[u8; 32]) -> String {
     let mut bytes = source.as_bytes().to_vec();
-    bytes.extend_from_slice(format!("\0java {java_major}").as_bytes());
+    bytes.extend_from_slice(format!("\0java {java_major}\0lock ").as_bytes());
+    bytes.extend_from_slice(lock_digest);
     digest::hex(&digest::sha256(&bytes))[..16].to_string()
 }
 
@@ -219,12 +223,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_key_changes_with_the_source_and_the_java_version() {
-        let a = cache_key("class A {}", 17);
+    fn the_key_changes_with_the_source_the_java_version_and_the_lock() {
+        let lock = [1u8; 32];
+        let a = cache_key("class A {}", 17, &lock);
         assert_eq!(a.len(), 16);
-        assert_eq!(a, cache_key("class A {}", 17));
-        assert_ne!(a, cache_key("class A { }", 17));
-        assert_ne!(a, cache_key("class A {}", 21));
+        assert_eq!(a, cache_key("class A {}", 17, &lock));
+        assert_ne!(a, cache_key("class A { }", 17, &lock));
+        assert_ne!(a, cache_key("class A {}", 21, &lock));
+        assert_ne!(a, cache_key("class A {}", 17, &[2u8; 32]));
     }
 
     #[test]
@@ -233,7 +239,7 @@ mod tests {
         let java = dir.path().join("java");
         fs::write(&java, "").unwrap();
         assert!(javac_next_to(&java).is_none());
-        let err = ensure(dir.path(), &java, 17, &[]).unwrap_err();
+        let err = ensure(dir.path(), &java, 17, &[0; 32], &[]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("no javac next to"), "{text}");
         assert!(text.contains("JDK"), "{text}");
