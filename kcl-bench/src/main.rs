@@ -15,7 +15,7 @@ use kcl_bench::report::{self, summarize};
 use kcl_bench::reports::{self, Delivery, ReportDrain};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
-use kcl_bench::{chart, driver, idle, machine, overhead};
+use kcl_bench::{chart, driver, idle, machine, overhead, sections};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
 #[derive(Parser, Debug)]
@@ -359,6 +359,9 @@ fn run(args: &Args) -> Result<(), String> {
             idle: &idle,
             reports: &reports_section,
         });
+        // The whole-worker section (`scripts/bench --worker`) is not ours to drop.
+        let previous = std::fs::read_to_string(markdown).ok();
+        let text = sections::keep_worker_section(previous.as_deref(), text);
         std::fs::write(markdown, text)
             .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
         eprintln!("kcl-bench: wrote {}", markdown.display());
