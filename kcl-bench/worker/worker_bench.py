@@ -134,10 +134,14 @@ def main():
             for child, (variant, variant_args) in order_for_round(combos, round_index):
                 run_one(args, experiment, stack, pids, env, template, stream, last, commands[child],
                         child, variant, variant_args, round_index, run_id)
+    except BaseException:
+        # What ran is kept (marked incomplete) for the post-mortem; the failure still fails.
+        experiment["incomplete"] = True
+        raise
     finally:
         aws_stack.stack_down(args.repo, stack_dir)
-    experiment["load_after"] = load_average()
-    append_results(args.results, experiment)
+        experiment["load_after"] = load_average()
+        append_results(args.results, experiment)
     timed_out = [r for r in experiment["runs"] if r["timed_out"]]
     if timed_out and not args.allow_timeout:
         raise SystemExit(f"worker-bench: {len(timed_out)} run(s) did not drain within {args.time_limit_secs} s")
