@@ -29,6 +29,24 @@ def read_stat(pid):
     return ppid, utime + stime, start
 
 
+def read_task_cpu_s(pid):
+    """On-CPU seconds of a process's live threads from /proc/PID/task/*/schedstat (nanoseconds):
+    /proc/PID/stat counts in 10 ms ticks, which rounds each of 32 idle-ish children to 0. Threads
+    that already exited are not counted (the children keep theirs for the whole run)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as schedstat:
+                total += int(schedstat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def read_memory_kib(pid):
     """(RSS, PSS) of a process in KiB from smaps_rollup, or None once it is gone."""
     try:
@@ -78,7 +96,7 @@ class TreeSampler:
         self.others = others  # {name: pid}, e.g. the emulators
         self.interval = interval
         self.samples = []  # dicts, see sample()
-        self.child_cpu_ticks = {}  # pid -> last cumulative ticks seen (children that exit count)
+        self.child_cpu_s = {}  # pid -> last on-CPU seconds seen (children that exit still count)
         self.child_starts = {}  # pid -> start time (ticks since boot)
         self.sampler_cpu = 0.0
         self._stop = threading.Event()
@@ -115,7 +133,8 @@ class TreeSampler:
             if stat is None or memory is None:
                 continue
             live += 1
-            self.child_cpu_ticks[pid] = stat[1]
+            cpu = read_task_cpu_s(pid)
+            self.child_cpu_s[pid] = max(cpu if cpu is not None else 0.0, stat[1] / TICKS_PER_SECOND)
             self.child_starts.setdefault(pid, stat[2])
             child_rss += memory[0]
             child_pss += memory[1]
@@ -132,7 +151,8 @@ class TreeSampler:
             "children": live,
             "children_rss_kib": child_rss,
             "children_pss_kib": child_pss,
-            "children_cpu_ticks": sum(self.child_cpu_ticks.values()),
+            # In ticks like the others, but from nanosecond counts: fractional.
+            "children_cpu_ticks": sum(self.child_cpu_s.values()) * TICKS_PER_SECOND,
             "others_cpu_ticks": others,
             "machine_busy_ticks": busy,
             "machine_total_ticks": total,
