@@ -37,6 +37,10 @@ pub struct Experiment {
     pub java: String,
     /// A run that had not drained after this long was stopped.
     pub time_limit_secs: f64,
+    /// One unmeasured run per JVM variant came first (stopped with SIGTERM, so the JVM's exit work,
+    /// e.g. writing kcl-bootstrap's AppCDS archive, ran).
+    #[serde(default)]
+    pub warmup: bool,
     /// Seconds the records took to put.
     pub produce_s: Option<f64>,
     /// Every run, in run order.

@@ -93,8 +93,10 @@ if [ "$smoke" = 1 ]; then
 fi
 
 variants_here=("${variants[@]}")
+# The warm-up runs leave kcl-bootstrap's AppCDS archive (when its defaults make one) in the cache
+# for every measured run; the later experiments use the same JVM options, so the same archive.
 experiment "headline" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
-    --rounds "$rounds" --children "$children"
+    --rounds "$rounds" --children "$children" --warmup
 if [ "$large_shards" -gt 0 ]; then
     experiment "larger" --shards "$large_shards" --records "$records" --record-bytes "$record_bytes" \
         --rounds "$large_rounds" --children "$children"

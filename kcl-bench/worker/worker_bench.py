@@ -97,6 +97,9 @@ def main():
     parser.add_argument("--allow-timeout", action="store_true",
                         help="a run that does not finish in time is a result (the stall runs), not a failure")
     parser.add_argument("--sample-secs", type=float, default=0.15)
+    parser.add_argument("--warmup", action="store_true",
+                        help="first one unmeasured run per JVM variant (kcl child), stopped with SIGTERM so the "
+                             "JVM's exit work runs: kcl-bootstrap's AppCDS archive is then there for every measured run")
     args = parser.parse_args()
     variants = args.variant or [("default", [])]
     children = [c for c in args.children.split(",") if c]
@@ -113,7 +116,7 @@ def main():
         "variants": [{"name": n, "args": a} for n, a in variants],
         "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": load_average(), "cpus": os.cpu_count(), "java": java_version(),
-        "time_limit_secs": args.time_limit_secs, "runs": [],
+        "time_limit_secs": args.time_limit_secs, "warmup": args.warmup, "runs": [],
     }
     try:
         endpoints = aws_stack.stack_up(args.repo, stack_dir)
@@ -129,6 +132,11 @@ def main():
         log(f"stream {stream}: {args.records} x {args.record_bytes} B over {args.shards} shards in {produce_secs:.1f} s")
         env = dict(os.environ)
         env.update({k: v for k, v in endpoints.items() if k.startswith("AWS_")})
+        if args.warmup:
+            for variant, variant_args in variants:
+                run_one(args, experiment, stack, pids, env, template, stream, last,
+                        child_command("kcl", args.repo, args.bin_dir), "kcl", variant, variant_args,
+                        -1, run_id, warmup=True)
         combos = [(c, v) for v in variants for c in children]
         for round_index in range(args.rounds):
             for child, (variant, variant_args) in order_for_round(combos, round_index):
@@ -148,8 +156,10 @@ def main():
 
 
 def run_one(args, experiment, stack, pids, env, template, stream, last, command, child, variant,
-            variant_args, round_index, run_id):
-    application = f"kcl-bench-{run_id}-{len(experiment['runs'])}-{child}-{variant}"
+            variant_args, round_index, run_id, warmup=False):
+    """One run; a warm-up run is logged, stopped gracefully and kept out of the results."""
+    kind = "warmup" if warmup else str(len(experiment["runs"]))
+    application = f"kcl-bench-{run_id}-{kind}-{child}-{variant}"
     base = os.path.join(args.work_dir, application)
     properties = base + ".properties"
     with open(properties, "w", encoding="utf-8") as out:
@@ -157,16 +167,21 @@ def run_one(args, experiment, stack, pids, env, template, stream, last, command,
             "executableName": command, "streamName": stream, "applicationName": application,
             "workerId": application, "kinesisEndpoint": stack.endpoints["KINESIS_ENDPOINT"],
             "dynamoDBEndpoint": stack.endpoints["DYNAMODB_ENDPOINT"]}))
-    log(f"round {round_index + 1}/{args.rounds}: {child} on JVM {variant} {' '.join(variant_args)}")
+    stage = "warm-up (not measured)" if warmup else f"round {round_index + 1}/{args.rounds}"
+    log(f"{stage}: {child} on JVM {variant} {' '.join(variant_args)}")
     figures = worker_run.run_worker({
         "bootstrap": args.bootstrap, "bootstrap_args": variant_args, "properties": properties,
         "log": base + ".log", "env": env, "stack": stack, "stack_pids": pids,
         "application": application, "last_sequence": last,
-        "time_limit_secs": args.time_limit_secs, "sample_secs": args.sample_secs})
+        "time_limit_secs": args.time_limit_secs, "sample_secs": args.sample_secs,
+        "graceful_stop": warmup})
+    stack.delete_application_tables(application)
+    if warmup:
+        log(f"  warm-up drained: {figures['shards_done']}/{figures['shards']} shards")
+        return
     figures.update({"child": child, "variant": variant, "round": round_index + 1,
                     "log": os.path.relpath(base + ".log", args.repo)})
     experiment["runs"].append(figures)
-    stack.delete_application_tables(application)
     drain = figures.get("during_drain", {})
     log("  " + ", ".join([
         f"JVM peak RSS {figures['jvm_peak_rss_kib'] / 1024:.0f} MiB",

@@ -12,6 +12,9 @@ import proc_sampler
 
 POLL_SECS = 0.25  # lease-table poll period: a Scan of <= 48 items costs moto a few ms
 STOP_TIMEOUT_SECS = 15
+# A graceful stop waits for the KCL's shutdown (shutdownGraceMillis 20000 in local.properties)
+# and the JVM's exit work (dumping an AppCDS archive); past this, SIGKILL.
+GRACEFUL_STOP_SECS = 60
 
 
 def render_properties(template, values):
@@ -71,7 +74,9 @@ def machine_cores(sample_a, sample_b):
 
 def run_worker(spec):
     """Runs one worker. `spec` holds: bootstrap, bootstrap_args, properties, log, env, stack,
-    stack_pids, application, last_sequence, time_limit_secs, sample_secs. Returns the figures."""
+    stack_pids, application, last_sequence, time_limit_secs, sample_secs, graceful_stop (SIGTERM
+    first: the JVM runs its exit work, e.g. writing kcl-bootstrap's AppCDS archive). Returns the
+    figures."""
     stack = spec["stack"]
     log_file = open(spec["log"], "wb")
     started = time.time()
@@ -98,7 +103,7 @@ def run_worker(spec):
             time.sleep(POLL_SECS)
     finally:
         sampler.stop()
-        stop_group(process)
+        stop_worker(process, spec.get("graceful_stop", False))
     if exited is not None:
         tail = open(spec["log"], encoding="utf-8", errors="replace").read()[-3000:]
         raise RuntimeError(f"the worker exited with status {exited} before the drain ended; "
@@ -106,9 +111,16 @@ def run_worker(spec):
     return figures(spec, sampler, started, done_at, shards_done)
 
 
-def stop_group(process):
-    """SIGKILL to the worker's session (the JVM and its children): the run is measured; a graceful
-    stop would wait out shutdownGraceMillis and measure nothing."""
+def stop_worker(process, graceful):
+    """Stops the worker's session (the JVM and its children). Measured runs are over once drained:
+    SIGKILL at once (a graceful stop would wait out shutdownGraceMillis and measure nothing)."""
+    if graceful and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=GRACEFUL_STOP_SECS)
+        except subprocess.TimeoutExpired:
+            print(f"worker-bench: worker {process.pid} still running {GRACEFUL_STOP_SECS} s after SIGTERM; SIGKILL",
+                  flush=True)
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
