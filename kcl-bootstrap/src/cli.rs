@@ -116,6 +116,19 @@ pub struct Cli {
     #[arg(long = "jvm-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub jvm_args: Vec<String>,
 
+    /// The JVM options added to a launched daemon (-e, --supervise): tuned (measured defaults for
+    /// memory and start-up, and an AppCDS archive; an option you give for the same setting, in
+    /// --jvm-arg or JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS, _JAVA_OPTIONS, drops ours) or none (plain
+    /// java). --check lists them.
+    #[arg(
+        long = "jvm-defaults",
+        value_enum,
+        value_name = "SET",
+        default_value = "tuned",
+        env = "KCL_BOOTSTRAP_JVM_DEFAULTS"
+    )]
+    pub jvm_defaults: crate::jvm::JvmDefaults,
+
     /// Print only the classpath (prepared and verified as usual) and exit.
     #[arg(long = "print-classpath", conflicts_with = "execute")]
     pub print_classpath: bool,

@@ -30,6 +30,8 @@ pub(crate) struct LaunchSpec {
     properties: PathBuf,
     log_configuration: Option<PathBuf>,
     jvm_args: Vec<String>,
+    /// kcl-bootstrap's JVM defaults (`crate::jvm`), placed before `jvm_args`.
+    default_jvm_args: Vec<String>,
     /// [`MAIN_CLASS`], or the DynamoDB Streams launcher's (`crate::streams`).
     main_class: &'static str,
     /// Variables set in the daemon's environment (and so its children's) when launched.
@@ -68,6 +70,7 @@ impl LaunchSpec {
             properties,
             log_configuration,
             jvm_args,
+            default_jvm_args: Vec::new(),
             main_class: MAIN_CLASS,
             env: Vec::new(),
         }
@@ -86,6 +89,24 @@ impl LaunchSpec {
             self.env
                 .push((TIMEOUT_VARIABLE.to_string(), seconds.to_string()));
         }
+    }
+
+    /// Adds kcl-bootstrap's JVM defaults (before the user's `--jvm-arg`s).
+    pub(crate) fn add_default_jvm_args(&mut self, args: impl IntoIterator<Item = String>) {
+        self.default_jvm_args.extend(args);
+    }
+
+    /// The JVM options before `-cp`, in order: the encoding flag, the defaults, the user's.
+    pub(crate) fn jvm_options(&self) -> Vec<String> {
+        let mut options = Vec::new();
+        if self.java_major < 18 {
+            // Before Java 18 the pipes to the processors use the locale's charset, which is
+            // US-ASCII in many containers: non-ASCII partition keys would arrive as '?'.
+            options.push("-Dfile.encoding=UTF-8".to_string());
+        }
+        options.extend(self.default_jvm_args.iter().cloned());
+        options.extend(self.jvm_args.iter().cloned());
+        options
     }
 
     /// Sets a variable in the daemon's environment (and so its children's).
@@ -146,12 +167,7 @@ impl LaunchSpec {
     /// The full argument vector, `java` first.
     pub(crate) fn argv(&self) -> Vec<OsString> {
         let mut argv: Vec<OsString> = vec![self.java.clone().into()];
-        if self.java_major < 18 {
-            // Before Java 18 the pipes to the processors use the locale's charset, which is
-            // US-ASCII in many containers: non-ASCII partition keys would arrive as '?'.
-            argv.push("-Dfile.encoding=UTF-8".into());
-        }
-        argv.extend(self.jvm_args.iter().map(OsString::from));
+        argv.extend(self.jvm_options().into_iter().map(OsString::from));
         argv.push("-cp".into());
         argv.push(self.classpath());
         argv.push(self.main_class.into());

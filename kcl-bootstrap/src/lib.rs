@@ -12,6 +12,7 @@
 //! - `maven`: which repository or mirror to download from;
 //! - `jars`: cache, downloads (bounded in time), verification;
 //! - `launch`: the command line, printed or executed;
+//! - `jvm`: the JVM defaults of a launched daemon and its AppCDS archive;
 //! - `default_logback`: the logback configuration used when the user names none;
 //! - `supervise`: `--supervise`, the daemon as a supervised child.
 //!
@@ -29,6 +30,7 @@ mod error;
 mod files;
 mod jars;
 mod java;
+mod jvm;
 mod launch;
 pub mod lock;
 mod maven;
@@ -41,6 +43,7 @@ mod streams;
 mod supervise;
 
 pub use cli::{Cli, Command};
+pub use jvm::JvmDefaults;
 pub use supervise::{LogFormat, RestartPolicy};
 
 use configuration::{Configuration, LauncherSettings};
@@ -106,8 +109,18 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     let extra_classpath = extra_classpath(cli, &cwd)?;
     let cache_root = jars::cache_root(std::env::var_os(jars::ENV_CACHE_DIR), &cwd)?;
     let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
+    let variables: Vec<String> = jvm::flags::OPTION_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| format!("{name}={v}")))
+        .collect();
+    let env_lookup = |name: &str| std::env::var(name).ok();
+    let user_jvm_options = jvm::flags::user_options(&cli.jvm_args, &env_lookup);
+    let jvm_defaults = jvm::choose(cli.jvm_defaults, &user_jvm_options);
     if cli.check {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
+        if !cli.quiet {
+            output::say(&jvm_defaults.describe(cli.jvm_defaults));
+        }
         return properties.print_listing(&ctx).map(|()| code::OK);
     }
     check_repository_flags(cli)?;
@@ -137,6 +150,15 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     let launcher = properties.launcher_settings(&ctx);
     if cli.execute || cli.supervise {
         prepare_launch(cli, &mut spec, &launcher, &cache_root);
+        let place = jvm::ArchivePlace {
+            cache_root: &cache_root,
+            lock_digest: &lock.digest,
+            timeout: cli.java_timeout,
+        };
+        let note = jvm::add_to(&mut spec, &jvm_defaults, &place, &variables);
+        if let Some(note) = note.filter(|_| !cli.quiet) {
+            output::say(&note);
+        }
     }
     if cli.supervise {
         let endpoint = observe_worker(cli, &mut spec)?;

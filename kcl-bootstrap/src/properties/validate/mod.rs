@@ -11,6 +11,7 @@
 
 mod credentials;
 mod executable;
+mod threads;
 mod values;
 
 use super::context::Context;
@@ -38,6 +39,7 @@ pub(crate) fn validate(settings: &[Setting], ctx: &Context) -> Vec<Diagnostic> {
         check_entry(e, *k, ctx, &mut out);
     }
     cross_key_rules(&known, &mut out);
+    threads::check(&known, &mut out);
     out.sort_by_key(Diagnostic::order);
     out
 }
