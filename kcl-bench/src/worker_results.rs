@@ -95,6 +95,15 @@ pub struct Run {
     pub drain_s: Option<f64>,
     /// The sampler's own CPU, seconds.
     pub sampler_cpu_s: f64,
+    /// The JVM's exit status when it ended by itself before the drain (stall runs only).
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    /// When it did, seconds from its start.
+    #[serde(default)]
+    pub exited_after_s: Option<f64>,
+    /// Times the daemon gave up waiting for a child's status (`Timedout to get status message`).
+    #[serde(default)]
+    pub status_timeouts: usize,
     /// Cores used during the drain, per process of interest.
     pub during_drain: Option<DuringDrain>,
 }

@@ -94,13 +94,19 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in &rows {
+        let ended = match row.halted {
+            Some((status, after)) => {
+                format!("the JVM halted itself with status {status} after {after:.0} s")
+            }
+            None => format!("stopped at the {:.0} s limit", experiment.time_limit_secs),
+        };
         let stalled = match row.stalled_shards_done {
             Some(done) => format!(
-                " **stalled: {done} of {} shards at their last record after {:.0} s ({} of {} runs)**",
+                " **stalled: {done} of {} shards at their last record; {ended} ({} of {} runs; {} `Timedout to get status message` in the daemon log)**",
                 row.shards,
-                experiment.time_limit_secs,
                 row.runs - row.finished,
-                row.runs
+                row.runs,
+                row.status_timeouts
             ),
             None => String::new(),
         };

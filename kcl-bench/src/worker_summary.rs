@@ -48,6 +48,10 @@ pub struct WorkerSummary {
     pub stalled_shards_done: Option<usize>,
     /// Shards of the stream.
     pub shards: usize,
+    /// A run's JVM halted by itself before the drain: its exit status and when (seconds).
+    pub halted: Option<(i32, f64)>,
+    /// The most `Timedout to get status message` lines of a run.
+    pub status_timeouts: usize,
     /// The JVM's peak RSS, MiB.
     pub jvm_rss_mib: Option<Stat>,
     /// The JVM's peak PSS, MiB.
@@ -122,6 +126,10 @@ pub fn summarize(experiment: &Experiment) -> Vec<WorkerSummary> {
                     .map(|r| r.shards_done)
                     .min(),
                 shards: experiment.shards,
+                halted: runs
+                    .iter()
+                    .find_map(|r| Some((r.exit_status?, r.exited_after_s?))),
+                status_timeouts: runs.iter().map(|r| r.status_timeouts).max().unwrap_or(0),
                 jvm_rss_mib: Stat::of(runs.iter().map(|r| mib(r.jvm_peak_rss_kib))),
                 jvm_pss_mib: Stat::of(runs.iter().map(|r| mib(r.jvm_peak_pss_kib))),
                 jvm_cpu_s: Stat::of(runs.iter().map(|r| Some(r.jvm_cpu_s))),

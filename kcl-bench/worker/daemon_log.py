@@ -13,6 +13,9 @@ import datetime
 FIRST_EMPTY_CHECK = "Lease table is still empty."
 LEASE_SYNC = "is initiating the lease sync."
 SCHEDULER_RUNNING = "Initialization complete. Starting worker loop."
+# KCL 3.1.3 MultiLangProtocol, when a child's status does not come within timeoutInSeconds: what a
+# pool too small for the children (maxActiveThreads) shows (measured: "for initialize action").
+STATUS_TIMEOUT = "Timedout to get status message"
 
 
 def line_time(line):
@@ -36,10 +39,12 @@ def first_time(lines, text):
 
 
 def scheduler_times(path):
-    """{"scheduler_running", "lease_wait_start", "lease_sync"}: epoch seconds or None each."""
+    """{"scheduler_running", "lease_wait_start", "lease_sync"}: epoch seconds or None each;
+    "status_timeouts": how many times the daemon gave up waiting for a child's status."""
     with open(path, encoding="utf-8", errors="replace") as log_file:
         lines = log_file.readlines()
     return {
+        "status_timeouts": sum(1 for line in lines if STATUS_TIMEOUT in line),
         "scheduler_running": first_time(lines, SCHEDULER_RUNNING),
         "lease_wait_start": first_time(lines, FIRST_EMPTY_CHECK),
         "lease_sync": first_time(lines, LEASE_SYNC),

@@ -95,7 +95,7 @@ def main():
                         help="NAME=ARGS: extra kcl-bootstrap arguments (space-separated); repeatable")
     parser.add_argument("--time-limit-secs", type=float, default=180)
     parser.add_argument("--allow-timeout", action="store_true",
-                        help="a run that does not finish in time is a result (the stall runs), not a failure")
+                        help="a run that does not drain (time limit, or the JVM halting) is a result (the stall runs), not a failure")
     parser.add_argument("--sample-secs", type=float, default=0.15)
     parser.add_argument("--warmup", action="store_true",
                         help="first one unmeasured run per JVM variant (kcl child), stopped with SIGTERM so the "
@@ -174,7 +174,7 @@ def run_one(args, experiment, stack, pids, env, template, stream, last, command,
         "log": base + ".log", "env": env, "stack": stack, "stack_pids": pids,
         "application": application, "last_sequence": last,
         "time_limit_secs": args.time_limit_secs, "sample_secs": args.sample_secs,
-        "graceful_stop": warmup})
+        "graceful_stop": warmup, "allow_stall": args.allow_timeout})
     stack.delete_application_tables(application)
     if warmup:
         log(f"  warm-up drained: {figures['shards_done']}/{figures['shards']} shards")
@@ -193,7 +193,9 @@ def run_one(args, experiment, stack, pids, env, template, stream, last, command,
         f"to checkpointed {fmt(figures['to_checkpointed_s'])} s",
         f"drain {fmt(figures['drain_s'])} s",
         f"kinesis-local {fmt(drain.get('kinesis-local_cores'))} cores",
-        f"shards done {figures['shards_done']}/{figures['shards']}"]))
+        f"shards done {figures['shards_done']}/{figures['shards']}",
+        f"status timeouts {figures['status_timeouts']}",
+        f"JVM exit status {figures.get('exit_status', '-')}"]))
 
 
 def fmt(value):
