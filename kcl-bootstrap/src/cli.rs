@@ -125,7 +125,8 @@ pub struct Cli {
         value_enum,
         value_name = "SET",
         default_value = "tuned",
-        env = "KCL_BOOTSTRAP_JVM_DEFAULTS"
+        env = "KCL_BOOTSTRAP_JVM_DEFAULTS",
+        hide_possible_values = true
     )]
     pub jvm_defaults: crate::jvm::JvmDefaults,
 

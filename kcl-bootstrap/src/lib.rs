@@ -115,7 +115,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         .collect();
     let env_lookup = |name: &str| std::env::var(name).ok();
     let user_jvm_options = jvm::flags::user_options(&cli.jvm_args, &env_lookup);
-    let jvm_defaults = jvm::choose(cli.jvm_defaults, &user_jvm_options);
+    let jvm_defaults = jvm::choose(cli.jvm_defaults, &user_jvm_options, java_major);
     if cli.check {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
         if !cli.quiet {

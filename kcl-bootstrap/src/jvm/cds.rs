@@ -77,7 +77,7 @@ pub(crate) fn prepare(launch: &Launch<'_>) -> ArchiveOptions {
         return ArchiveOptions {
             options: Vec::new(),
             note: Some(format!(
-                "AppCDS off: cannot create {} ({e})",
+                "note: AppCDS off: cannot create {} ({e}); starting without an archive",
                 crate::display::shown_path(&dir)
             )),
         };
@@ -86,6 +86,7 @@ pub(crate) fn prepare(launch: &Launch<'_>) -> ArchiveOptions {
     prune(&root, &key);
     let archive = dir.join(ARCHIVE);
     if is_stamped(&archive, &dir.join(STAMP)) {
+        remove_finished_dumps(&dir);
         return use_archive(&archive, None);
     }
     let mut note = None;
@@ -93,10 +94,15 @@ pub(crate) fn prepare(launch: &Launch<'_>) -> ArchiveOptions {
         match verify(launch, &candidate) {
             Ok(()) => {
                 if candidate != archive && fs::rename(&candidate, &archive).is_err() {
-                    // Another kcl-bootstrap promoted one first; use it if it is still there.
-                    continue;
+                    // Another kcl-bootstrap promoted this dump first: use what it promoted.
+                    if verify(launch, &archive).is_err() {
+                        continue;
+                    }
                 }
                 stamp(&archive, &dir.join(STAMP));
+                // Dumps of other daemons that exited (two workers started without an archive)
+                // are as large as the archive and would never be read again.
+                remove_finished_dumps(&dir);
                 return use_archive(&archive, note);
             }
             Err(reason) => {
@@ -183,10 +189,10 @@ fn stamp(archive: &Path, stamp: &Path) {
     }
 }
 
-/// Archives to check, newest first: the dumps of daemons that have exited, then an unchecked
-/// `daemon.jsa`.
-fn candidates(dir: &Path) -> Vec<PathBuf> {
-    let mut dumps: Vec<(SystemTime, PathBuf)> = fs::read_dir(dir)
+/// The dumps in `dir` that no running daemon may still be writing, with their times: those of
+/// exited processes, and a leftover of this process's id (a daemon of ours that exited).
+fn finished_dumps(dir: &Path) -> Vec<(SystemTime, PathBuf)> {
+    fs::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
@@ -201,8 +207,21 @@ fn candidates(dir: &Path) -> Vec<PathBuf> {
             let modified = entry.metadata().ok()?.modified().ok()?;
             Some((modified, entry.path()))
         })
-        .collect();
-    dumps.sort_by(|a, b| b.0.cmp(&a.0));
+        .collect()
+}
+
+/// Removes the finished dumps in `dir` (once an archive is in place they are never read).
+fn remove_finished_dumps(dir: &Path) {
+    for (_, dump) in finished_dumps(dir) {
+        let _ = fs::remove_file(dump);
+    }
+}
+
+/// Archives to check, newest first: the dumps of daemons that have exited, then an unchecked
+/// `daemon.jsa`.
+fn candidates(dir: &Path) -> Vec<PathBuf> {
+    let mut dumps = finished_dumps(dir);
+    dumps.sort_by_key(|d| std::cmp::Reverse(d.0));
     let mut paths: Vec<PathBuf> = dumps.into_iter().map(|(_, path)| path).collect();
     let archive = dir.join(ARCHIVE);
     if archive.exists() {
@@ -357,6 +376,28 @@ mod tests {
             "{note}"
         );
         assert!(!archive.exists(), "a refused archive is removed");
+    }
+
+    #[test]
+    fn once_an_archive_is_in_place_the_dumps_of_exited_daemons_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let java = Path::new("/nonexistent/java");
+        let cp = OsString::from("/a.jar");
+        let l = launch(tmp.path(), java, &cp, &[]);
+        let dir = tmp.path().join("cds").join(key(&l));
+        fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join(ARCHIVE);
+        fs::write(&archive, "archive").unwrap();
+        stamp(&archive, &dir.join(STAMP));
+        // pid 1 runs (a daemon still writing); no process has the largest pid_t.
+        let running = dir.join("dump-1.jsa");
+        let exited = dir.join(format!("dump-{}.jsa", libc::pid_t::MAX));
+        fs::write(&running, "writing").unwrap();
+        fs::write(&exited, "a second worker's dump").unwrap();
+        let used = prepare(&l);
+        assert!(used.options[0].starts_with("-XX:SharedArchiveFile="));
+        assert!(!exited.exists(), "an exited daemon's dump is removed");
+        assert!(running.exists(), "a running daemon's dump is left alone");
     }
 
     #[test]

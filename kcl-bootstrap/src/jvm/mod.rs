@@ -70,6 +70,10 @@ const TUNED: [Default; 6] = [
     },
 ];
 
+/// The first Java whose JVM writes an archive at exit (`-XX:ArchiveClassesAtExit`, JEP 350); an
+/// older JVM refuses to start with that option, so below it no archive is used.
+pub(crate) const FIRST_ARCHIVING_JAVA: u32 = 13;
+
 /// A default that a user option dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dropped {
@@ -85,14 +89,17 @@ pub(crate) struct Chosen {
     options: Vec<String>,
     dropped: Vec<Dropped>,
     wants_archive: bool,
+    /// Java's major version, below [`FIRST_ARCHIVING_JAVA`] no archive is used.
+    java_major: u32,
 }
 
-/// The defaults `defaults` asks for, minus those a `user` option sets.
-pub(crate) fn choose(defaults: JvmDefaults, user: &[UserOption]) -> Chosen {
+/// The defaults `defaults` asks for on Java `java_major`, minus those a `user` option sets.
+pub(crate) fn choose(defaults: JvmDefaults, user: &[UserOption], java_major: u32) -> Chosen {
     let mut chosen = Chosen {
         options: Vec::new(),
         dropped: Vec::new(),
         wants_archive: false,
+        java_major,
     };
     if defaults == JvmDefaults::None {
         return chosen;
@@ -117,7 +124,7 @@ pub(crate) fn choose(defaults: JvmDefaults, user: &[UserOption]) -> Chosen {
             default: "AppCDS archive".to_string(),
             by: by.clone(),
         }),
-        None => chosen.wants_archive = true,
+        None => chosen.wants_archive = java_major >= FIRST_ARCHIVING_JAVA,
     }
     chosen
 }
@@ -149,6 +156,11 @@ impl Chosen {
         let mut line = format!("JVM defaults: {}", self.options.join(" "));
         if self.wants_archive {
             line.push_str(" + an AppCDS archive for these jars and this Java");
+        } else if self.java_major < FIRST_ARCHIVING_JAVA {
+            line.push_str(&format!(
+                "; no AppCDS archive (Java {} cannot write one; {FIRST_ARCHIVING_JAVA}+ can)",
+                self.java_major
+            ));
         }
         for dropped in &self.dropped {
             line.push_str(&format!(
@@ -215,7 +227,7 @@ mod tests {
 
     #[test]
     fn tuned_gives_every_default_and_the_archive() {
-        let chosen = choose(JvmDefaults::Tuned, &user(&[], None));
+        let chosen = choose(JvmDefaults::Tuned, &user(&[], None), 17);
         assert_eq!(
             chosen.options().join(" "),
             "-XX:+UseSerialGC -Xms16m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
@@ -228,7 +240,7 @@ mod tests {
 
     #[test]
     fn none_gives_plain_java() {
-        let chosen = choose(JvmDefaults::None, &user(&[], None));
+        let chosen = choose(JvmDefaults::None, &user(&[], None), 17);
         assert!(chosen.options().is_empty() && !chosen.wants_archive());
         assert!(chosen.describe(JvmDefaults::None).contains("plain java"));
     }
@@ -238,6 +250,7 @@ mod tests {
         let chosen = choose(
             JvmDefaults::Tuned,
             &user(&["-Xmx8m", "-Xss512k"], Some("-XX:+UseG1GC -Xshare:off")),
+            17,
         );
         let options = chosen.options().join(" ");
         assert!(!options.contains("-Xms16m"), "{options}");
@@ -270,14 +283,29 @@ mod tests {
 
     #[test]
     fn one_ratio_drops_both_so_they_stay_ordered() {
-        let chosen = choose(JvmDefaults::Tuned, &user(&["-XX:MaxHeapFreeRatio=5"], None));
+        let chosen = choose(
+            JvmDefaults::Tuned,
+            &user(&["-XX:MaxHeapFreeRatio=5"], None),
+            17,
+        );
         assert!(!chosen.options().iter().any(|o| o.contains("HeapFreeRatio")));
         let netty = choose(
             JvmDefaults::Tuned,
             &user(&["-Dio.netty.allocator.numDirectArenas=4"], None),
+            17,
         );
         let options = netty.options().join(" ");
         assert!(!options.contains("numDirectArenas"), "{options}");
         assert!(options.contains("numHeapArenas=1"), "{options}");
+    }
+
+    #[test]
+    fn before_java_13_the_flags_apply_but_no_archive_is_made() {
+        let chosen = choose(JvmDefaults::Tuned, &user(&[], None), 11);
+        assert!(!chosen.wants_archive());
+        assert_eq!(chosen.options().len(), 7);
+        let line = chosen.describe(JvmDefaults::Tuned);
+        assert!(line.contains("no AppCDS archive (Java 11"), "{line}");
+        assert!(choose(JvmDefaults::Tuned, &user(&[], None), 13).wants_archive());
     }
 }
