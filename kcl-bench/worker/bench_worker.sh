@@ -12,7 +12,10 @@
 #   --large-shards N / --large-rounds N    the larger experiment (default 32 x 1; 0 shards skips it)
 #   --children LIST                        child kinds (default kcl,python,node)
 #   --variant NAME=ARGS                    a JVM variant: extra kcl-bootstrap arguments, space-separated
-#                                          (repeatable; replaces the default pair). "plain" is the baseline.
+#                                          (repeatable; replaces the default pair plain=--jvm-defaults=none
+#                                          and tuned=). "plain" is the baseline. The way to measure a
+#                                          candidate flag set: --variant 'g1=--jvm-defaults=none
+#                                          --jvm-arg=-XX:+UseG1GC --jvm-arg=-Xmx256m'.
 #   --threads N                            maxActiveThreads of the stall run (default 9; 0 skips it)
 #   --smoke                                2 shards, 200 records, 1 round, the kcl child, one variant;
 #                                          writes only under .local/bench-worker (a check that it runs)
@@ -51,20 +54,15 @@ BOOTSTRAP="$TARGET/release/kcl-bootstrap"
 # Fills kcl-bootstrap's jar cache (downloads on first use), so no run measures a download.
 (cd "$ROOT" && "$BOOTSTRAP" -p properties/local.properties --no-validate --print-classpath >/dev/null)
 
-# The candidate defaults found best by the earlier measurement (issue 9); AppCDS needs
-# kcl-bootstrap's own support (branch issue-9-jvm), so this fallback set has none.
-FALLBACK_TUNED="--jvm-arg=-XX:+UseSerialGC --jvm-arg=-Xms16m --jvm-arg=-XX:TieredStopAtLevel=1"
-FALLBACK_TUNED+=" --jvm-arg=-Dio.netty.allocator.numDirectArenas=1 --jvm-arg=-Dio.netty.allocator.numHeapArenas=1"
-FALLBACK_TUNED+=" --jvm-arg=-XX:MinHeapFreeRatio=10 --jvm-arg=-XX:MaxHeapFreeRatio=30"
-if "$BOOTSTRAP" --help 2>/dev/null | grep -q -- '--jvm-defaults'; then
-    default_variants=("plain=--jvm-defaults=none" "tuned=")
-    tuned_args=""
-    note="kcl-bootstrap has \`--jvm-defaults\`: \`plain\` is \`--jvm-defaults none\` (plain \`java\`, what the official bootstraps run), \`tuned\` is kcl-bootstrap's default."
-else
-    default_variants=("plain=" "tuned=$FALLBACK_TUNED")
-    tuned_args="$FALLBACK_TUNED"
-    note="This kcl-bootstrap has no \`--jvm-defaults\` yet: \`plain\` is plain \`java\`, \`tuned\` the candidate defaults as \`--jvm-arg\`s (no AppCDS)."
+# The two JVMs of the issue: plain `java` (what the official bootstraps run) and kcl-bootstrap's
+# default (tuned). Candidate flag sets are measured with --variant NAME="--jvm-defaults=none
+# --jvm-arg=..." (or on top of the defaults, without --jvm-defaults=none).
+if ! "$BOOTSTRAP" --help 2>/dev/null | grep -q -- '--jvm-defaults'; then
+    log "$BOOTSTRAP has no --jvm-defaults: the plain/tuned comparison needs it (issue 9)"
+    exit 1
 fi
+default_variants=("plain=--jvm-defaults=none" "tuned=")
+note="\`plain\` is \`--jvm-defaults none\` (plain \`java\`, what the official bootstraps run); \`tuned\` is kcl-bootstrap's default (\`--jvm-defaults tuned\`: its measured JVM options and the AppCDS archive, docs/bootstrap.md)."
 [ ${#variants[@]} -gt 0 ] || variants=("${default_variants[@]}")
 
 RUN_DIR="$ROOT/.local/bench-worker/$(date -u +%Y%m%d-%H%M%S)"
@@ -103,8 +101,9 @@ if [ "$large_shards" -gt 0 ]; then
 fi
 if [ "$threads" -gt 0 ]; then
     # maxActiveThreads (issue 9 part 3): a fixed pool too small for the shards against the default
-    # (<= 0: unbounded), both on the tuned JVM, the kcl child. A stalled run ends at the time limit.
-    variants_here=("unbounded=$tuned_args" "maxActiveThreads-$threads=$tuned_args --set maxActiveThreads=$threads")
+    # (<= 0: unbounded), both on the tuned JVM, the kcl child. A stalled run ends at the time limit
+    # or when the daemon halts the JVM (a child status not back within timeoutInSeconds, 60 here).
+    variants_here=("unbounded=" "maxActiveThreads-$threads=--set maxActiveThreads=$threads")
     experiment "maxActiveThreads" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
         --rounds 1 --children kcl --time-limit-secs 120 --allow-timeout
 fi

@@ -88,12 +88,12 @@ def run_worker(spec):
     sampler = proc_sampler.TreeSampler(process.pid, spec["stack_pids"], spec["sample_secs"])
     sampler.start()
     last = spec["last_sequence"]
-    done_at, shards_done, exited = None, 0, None
+    done_at, shards_done, exited, exited_at = None, 0, None, None
     deadline = started + spec["time_limit_secs"]
     try:
         while time.time() < deadline:
             if process.poll() is not None:
-                exited = process.returncode
+                exited, exited_at = process.returncode, time.time()
                 break
             checkpoints = stack.checkpoints(spec["application"])
             shards_done = sum(1 for shard, seq in last.items() if checkpoints.get(shard) == seq)
@@ -108,7 +108,7 @@ def run_worker(spec):
         # KCL 3.1.3 MultiLangProtocol halts the JVM (Runtime.halt(1)) when a child's status does not
         # come within timeoutInSeconds: with a starved pool, that is how the stall ends.
         result = figures(spec, sampler, started, done_at, shards_done)
-        result.update({"exit_status": exited, "exited_after_s": time.time() - started})
+        result.update({"exit_status": exited, "exited_after_s": exited_at - started})
         return result
     if exited is not None:
         tail = open(spec["log"], encoding="utf-8", errors="replace").read()[-3000:]
