@@ -48,7 +48,7 @@ pub struct Experiment {
 }
 
 /// A JVM variant.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Variant {
     /// Its name in the report.
     pub name: String,

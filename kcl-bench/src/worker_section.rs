@@ -157,6 +157,14 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
     let _ = writeln!(out);
 }
 
+/// How many times faster `tuned` is than `plain` (medians), when both were measured.
+fn speedup_of(plain: Option<Stat>, tuned: Option<Stat>) -> Option<f64> {
+    match (plain, tuned) {
+        (Some(p), Some(t)) if t.median > 0.0 => Some(p.median / t.median),
+        _ => None,
+    }
+}
+
 fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
     let rows = summarize(experiment);
     let base: Vec<&WorkerSummary> = rows.iter().filter(|r| r.variant == baseline).collect();
@@ -171,19 +179,20 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
     );
     let _ = writeln!(
         out,
-        "| children | JVM | JVM peak RSS ≤ {JVM_RSS_TARGET_MIB:.0} MiB | start-up to 1st initialize (net) ≥ {STARTUP_SPEEDUP_TARGET:.0}x faster | drain no worse |"
+        "| children | JVM | JVM peak RSS ≤ {JVM_RSS_TARGET_MIB:.0} MiB | start-up to scheduler running (net) ≥ {STARTUP_SPEEDUP_TARGET:.0}x faster | to 1st initialize (net), for comparison | drain no worse |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
     for row in others {
         let Some(plain) = base.iter().find(|b| b.child == row.child) else {
             continue;
         };
         let verdict = |met: bool| if met { "met" } else { "**not met**" };
         let rss = row.jvm_rss_mib.map(|s| s.median);
-        let speedup = match (plain.to_initialize_net_s, row.to_initialize_net_s) {
-            (Some(p), Some(r)) if r.median > 0.0 => Some(p.median / r.median),
-            _ => None,
-        };
+        // The start-up measure: JVM start to the scheduler's worker loop, less the KCL's
+        // random first-lease wait. The first `initialize` comes after that plus the first lease
+        // assignment (leaseAssignmentIntervalMillis), which no JVM option changes.
+        let speedup = speedup_of(plain.to_scheduler_net_s, row.to_scheduler_net_s);
+        let initialize_speedup = speedup_of(plain.to_initialize_net_s, row.to_initialize_net_s);
         let drain = match (plain.drain_s, row.drain_s) {
             // "No worse": the median inside or below the baseline's spread.
             (Some(p), Some(r)) => Some((r.median, p.median, r.median <= p.max)),
@@ -191,7 +200,7 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             label(experiment, &row.child),
             row.variant,
             rss.map_or("–".into(), |v| format!(
@@ -202,11 +211,25 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
                 "{v:.2}x: {}",
                 verdict(v >= STARTUP_SPEEDUP_TARGET)
             )),
+            initialize_speedup.map_or("–".into(), |v| format!("{v:.2}x")),
             drain.map_or("–".into(), |(r, p, ok)| format!(
                 "{r:.1} s vs {p:.1} s: {}",
                 verdict(ok)
             )),
         );
+    }
+    let _ = writeln!(out);
+}
+
+fn variant_list(out: &mut String, title: &str, experiment: &Experiment) {
+    let _ = writeln!(out, "{title} (extra kcl-bootstrap arguments):\n");
+    for variant in &experiment.variants {
+        let args = if variant.args.is_empty() {
+            "(none)".to_string()
+        } else {
+            format!("`{}`", variant.args.join(" "))
+        };
+        let _ = writeln!(out, "- `{}`: {args}", variant.name);
     }
     let _ = writeln!(out);
 }
@@ -243,22 +266,17 @@ The drain runs from the first child's start to the last checkpoint. Cells: media
         let _ = writeln!(out, "{}\n", input.variants_note);
     }
     if let Some(first) = input.experiments.first() {
-        let _ = writeln!(out, "JVM variants (extra kcl-bootstrap arguments):\n");
-        for variant in &first.variants {
-            let args = if variant.args.is_empty() {
-                "(none)".to_string()
-            } else {
-                format!("`{}`", variant.args.join(" "))
-            };
-            let _ = writeln!(out, "- `{}`: {args}", variant.name);
-        }
-        let _ = writeln!(out);
+        variant_list(&mut out, "JVM variants", first);
     }
     if let Some(chart) = input.chart {
         let _ = writeln!(out, "![whole-worker benchmark]({chart})\n");
     }
+    let first_variants = input.experiments.first().map(|e| &e.variants);
     for experiment in input.experiments {
         experiment_tables(&mut out, experiment);
+        if Some(&experiment.variants) != first_variants {
+            variant_list(&mut out, "Its JVM variants", experiment);
+        }
         targets(&mut out, experiment, input.baseline_variant);
     }
     let _ = writeln!(out, "{WORKER_END}");
