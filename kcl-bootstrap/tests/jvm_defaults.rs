@@ -192,3 +192,23 @@ fn check_warns_when_the_thread_pool_is_too_small_for_the_leases() {
     assert!(r.err.contains("`maxActiveThreads = 0`"), "{}", r.err);
     assert!(r.err.contains("at least 25"), "{}", r.err);
 }
+
+#[test]
+fn before_java_13_the_flags_apply_without_the_archive_options_it_would_refuse() {
+    let (w, _, recorded) = recording_world();
+    let java8 = fake_java(
+        &w.tmp.path().join("jdk8/bin"),
+        JAVA8,
+        &format!("echo \"$*\" > '{}'", recorded.display()),
+    );
+    let args = launched_args(
+        w.cmd_java(&java8).args(["--offline", "-q", "-e"]),
+        &recorded,
+    );
+    assert!(args.contains("-XX:+UseSerialGC"), "{args}");
+    assert!(
+        !args.contains("ArchiveClassesAtExit") && !args.contains("-Xlog"),
+        "{args}"
+    );
+    assert!(!w.cache.join("cds").exists(), "no archive work on Java 8");
+}

@@ -6,7 +6,8 @@
 //! (ours, the user's and those of the `JAVA_TOOL_OPTIONS` family), the `java` path once symlinks
 //! are resolved, and that JDK's `release` file (version and vendor) with the size and time of
 //! its `java` and `libjvm`, so an upgraded JDK at the same path gets a new key. A change gives a
-//! new directory; directories unused for [`PRUNE_AFTER`] are removed.
+//! new directory; directories unused for [`PRUNE_AFTER`] are removed, and once a directory has its
+//! archive the dumps of daemons that have exited are removed from it.
 //!
 //! How the first archive is made: the daemon itself writes it when it exits
 //! (`-XX:ArchiveClassesAtExit`, JDK 13+; the JVM dumps on `System.exit` and on SIGTERM, not on
@@ -378,6 +379,7 @@ mod tests {
         assert!(!archive.exists(), "a refused archive is removed");
     }
 
+    #[cfg(unix)]
     #[test]
     fn once_an_archive_is_in_place_the_dumps_of_exited_daemons_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
