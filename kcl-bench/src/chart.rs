@@ -1,8 +1,7 @@
 //! The benchmark chart: a self-contained SVG of grouped bar charts, one panel per question a user
 //! asks (CPU per GB, latency, memory, start-up), with the value printed on every bar.
 
-use std::fmt::Write as _;
-
+use crate::bar_panels::{self, Group, Page, Panel};
 use crate::report::{Summary, find};
 
 /// Bar colour per child id.
@@ -16,126 +15,6 @@ fn colour(child: &str) -> &'static str {
     }
 }
 
-/// One group of bars: a label under it and one value per child.
-struct Group {
-    label: String,
-    values: Vec<(&'static str, f64)>,
-}
-
-struct Panel {
-    title: String,
-    unit: &'static str,
-    groups: Vec<Group>,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A "nice" axis maximum and tick step covering `max`.
-fn nice_scale(max: f64) -> (f64, f64) {
-    if max <= 0.0 || !max.is_finite() {
-        return (1.0, 0.25);
-    }
-    let raw_step = max / 4.0;
-    let magnitude = 10f64.powf(raw_step.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
-        .iter()
-        .map(|m| m * magnitude)
-        .find(|step| step * 4.0 >= max)
-        .unwrap_or(10.0 * magnitude);
-    ((max / step).ceil() * step, step)
-}
-
-fn format_value(value: f64) -> String {
-    if value == 0.0 {
-        "0".to_string()
-    } else if value >= 100.0 {
-        format!("{value:.0}")
-    } else if value >= 10.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
-}
-
-fn draw_panel(out: &mut String, panel: &Panel, x: f64, y: f64, width: f64, height: f64) {
-    let left = x + 56.0;
-    let right = x + width - 12.0;
-    let top = y + 40.0;
-    let bottom = y + height - 34.0;
-    let _ = writeln!(
-        out,
-        r#"<text x="{:.1}" y="{:.1}" font-size="15" font-weight="bold">{}</text>"#,
-        x + 8.0,
-        y + 20.0,
-        escape(&panel.title)
-    );
-    let max = panel
-        .groups
-        .iter()
-        .flat_map(|g| g.values.iter().map(|(_, v)| *v))
-        .fold(0.0, f64::max);
-    let (axis_max, step) = nice_scale(max * 1.08);
-    let scale = |value: f64| bottom - (value / axis_max) * (bottom - top);
-    let mut tick = 0.0;
-    while tick <= axis_max + step * 0.01 {
-        let ty = scale(tick);
-        let _ = writeln!(
-            out,
-            r##"<line x1="{left:.1}" y1="{ty:.1}" x2="{right:.1}" y2="{ty:.1}" stroke="#dddddd"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#555">{}</text>"##,
-            left - 4.0,
-            ty + 4.0,
-            format_value(tick)
-        );
-        tick += step;
-    }
-    let _ = writeln!(
-        out,
-        r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#555" transform="rotate(-90 {:.1} {:.1})" text-anchor="middle">{}</text>"##,
-        x + 14.0,
-        (top + bottom) / 2.0,
-        x + 14.0,
-        (top + bottom) / 2.0,
-        escape(panel.unit)
-    );
-    let group_width = (right - left) / panel.groups.len().max(1) as f64;
-    for (index, group) in panel.groups.iter().enumerate() {
-        let group_left = left + group_width * index as f64;
-        let bars = group.values.len().max(1) as f64;
-        let bar_width = ((group_width - 16.0) / bars).min(56.0);
-        let start = group_left + (group_width - bar_width * bars) / 2.0;
-        for (bar, (child, value)) in group.values.iter().enumerate() {
-            let bx = start + bar_width * bar as f64;
-            let by = scale(*value);
-            let _ = writeln!(
-                out,
-                r#"<rect x="{:.1}" y="{by:.1}" width="{:.1}" height="{:.1}" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
-                bx + 1.0,
-                bar_width - 2.0,
-                (bottom - by).max(0.0),
-                colour(child),
-                bx + bar_width / 2.0,
-                by - 3.0,
-                format_value(*value)
-            );
-        }
-        let _ = writeln!(
-            out,
-            r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"#,
-            group_left + group_width / 2.0,
-            bottom + 16.0,
-            escape(&group.label)
-        );
-    }
-    let _ = writeln!(
-        out,
-        r##"<line x1="{left:.1}" y1="{bottom:.1}" x2="{right:.1}" y2="{bottom:.1}" stroke="#333"/>"##
-    );
-}
-
 fn group(
     summaries: &[Summary],
     children: &[(&'static str, String)],
@@ -143,9 +22,11 @@ fn group(
     workload: &str,
     value: &dyn Fn(&Summary) -> f64,
 ) -> Option<Group> {
-    let values: Vec<(&'static str, f64)> = children
+    let values: Vec<(String, f64)> = children
         .iter()
-        .filter_map(|(child, _)| find(summaries, workload, child).map(|s| (*child, value(s))))
+        .filter_map(|(child, _)| {
+            find(summaries, workload, child).map(|s| ((*child).to_string(), value(s)))
+        })
         .collect();
     (!values.is_empty()).then(|| Group {
         label: label.to_string(),
@@ -211,57 +92,16 @@ pub fn render(
         },
     ];
 
-    let (width, panel_width, panel_height) = (1000.0, 500.0, 300.0);
-    let height = 70.0 + panel_height * 2.0 + 10.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif">"#
-    );
-    let _ = writeln!(
-        out,
-        "<!-- Generated by kcl-bench (scripts/bench); do not edit by hand. -->"
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        out,
-        r#"<text x="10" y="22" font-size="18" font-weight="bold">kcl-bench: cost of one shard's child process (medians)</text>"#
-    );
-    let _ = writeln!(
-        out,
-        r##"<text x="10" y="40" font-size="11" fill="#555">{}</text>"##,
-        escape(subtitle)
-    );
-    let mut legend_x = 10.0;
-    for (child, label) in children {
-        let _ = writeln!(
-            out,
-            r#"<rect x="{legend_x:.1}" y="50" width="12" height="12" fill="{}"/><text x="{:.1}" y="60" font-size="12">{}</text>"#,
-            colour(child),
-            legend_x + 16.0,
-            escape(label)
-        );
-        legend_x += 24.0 + 6.6 * label.chars().count() as f64;
-    }
-    for (index, panel) in panels.iter().enumerate() {
-        let px = (index % 2) as f64 * panel_width;
-        let py = 70.0 + (index / 2) as f64 * panel_height;
-        draw_panel(&mut out, panel, px, py, panel_width, panel_height);
-    }
-    out.push_str("</svg>\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nice_scale_covers_the_maximum() {
-        for max in [0.3, 1.0, 7.3, 12.0, 99.0, 1234.0] {
-            let (axis, step) = nice_scale(max);
-            assert!(axis >= max, "{max} -> {axis}");
-            assert!(axis / step <= 5.0 + 1e-9, "{max} -> {axis}/{step}");
-        }
-    }
+    let legend: Vec<(String, String)> = children
+        .iter()
+        .map(|(child, label)| ((*child).to_string(), label.clone()))
+        .collect();
+    let page = Page {
+        title: "kcl-bench: cost of one shard's child process (medians)",
+        subtitle,
+        legend: &legend,
+        colour: &colour,
+        columns: 2,
+    };
+    bar_panels::render(&page, &panels)
 }

@@ -31,6 +31,8 @@ pub struct Document<'a> {
     pub chart: Option<&'a str>,
     /// The "Reports to the supervisor" section (`--reports`), or empty.
     pub reports: &'a str,
+    /// The 8 KiB writes against one write per line section, or empty.
+    pub pipe_writes: &'a str,
     /// `kcl-bootstrap` overhead, if measured; or why not.
     pub bootstrap: Result<Overhead, String>,
     /// Idle memory of many children at once (empty if not measured).
@@ -162,6 +164,7 @@ catches up with big batches: what a child keeps afterwards is what 100-200 child
     }
 
     out.push_str(doc.reports);
+    out.push_str(doc.pipe_writes);
 
     if let Some(first) = doc.idle.first() {
         let _ = writeln!(

@@ -15,15 +15,16 @@
 //! the same after the workload's probe batch and after the last batch; start-up time from spawn
 //! to the `initialize` acknowledgement; the driver's own CPU over the whole run.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::child_line::{ChildLine, classify};
 use crate::children::ChildSpec;
+use crate::pipe_writes::{WriteMode, write_line};
 use crate::transcript::{Transcript, checkpoint_reply};
+use crate::watchdog::Watchdog;
 use crate::workload::Workload;
 
 /// What one run of one child on one workload measured.
@@ -57,6 +58,8 @@ pub struct Measurement {
     pub checkpoints: usize,
     /// Length of the longest line written to the child, bytes.
     pub largest_line: usize,
+    /// How the lines were written.
+    pub write_mode: WriteMode,
 }
 
 impl Measurement {
@@ -104,6 +107,7 @@ struct Session<R> {
     stdout: R,
     line: Vec<u8>,
     checkpoints: usize,
+    write_mode: WriteMode,
 }
 
 impl<R: BufRead> Session<R> {
@@ -115,11 +119,7 @@ impl<R: BufRead> Session<R> {
         message: &[u8],
         expected: ExpectedCheckpoint<'_>,
     ) -> Result<(), DriveError> {
-        if let Err(error) = self
-            .stdin
-            .write_all(message)
-            .and_then(|()| self.stdin.flush())
-        {
+        if let Err(error) = write_line(&mut self.stdin, message, self.write_mode) {
             return fail(format!("writing {label} to the child failed: {error}"));
         }
         let mut checkpoints_here = 0usize;
@@ -167,11 +167,7 @@ impl<R: BufRead> Session<R> {
                         _ => {}
                     }
                     let reply = checkpoint_reply(sequence_number.as_deref(), sub_sequence_number);
-                    if let Err(error) = self
-                        .stdin
-                        .write_all(&reply)
-                        .and_then(|()| self.stdin.flush())
-                    {
+                    if let Err(error) = write_line(&mut self.stdin, &reply, self.write_mode) {
                         return fail(format!("writing a checkpoint reply failed: {error}"));
                     }
                 }
@@ -205,43 +201,6 @@ impl<R: BufRead> Session<R> {
 fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Kills the child if the run takes longer than its time limit, so a hung child cannot hang the
-/// benchmark.
-struct Watchdog {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: JoinHandle<bool>,
-}
-
-impl Watchdog {
-    fn start(pid: i32, limit: Duration) -> Watchdog {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let shared = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let (lock, condvar) = &*shared;
-            let guard = lock.lock().unwrap_or_else(|poison| poison.into_inner());
-            let (stopped, _) = condvar
-                .wait_timeout_while(guard, limit, |stopped| !*stopped)
-                .unwrap_or_else(|poison| poison.into_inner());
-            if !*stopped {
-                // SAFETY: kill has no memory-safety preconditions; the child is not reaped yet
-                // (the driver stops the watchdog before wait4), so the pid is still ours.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                return true;
-            }
-            false
-        });
-        Watchdog { stop, thread }
-    }
-
-    /// Stops the watchdog; true if it had killed the child.
-    fn stop(self) -> bool {
-        let (lock, condvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|poison| poison.into_inner()) = true;
-        condvar.notify_all();
-        self.thread.join().unwrap_or(false)
-    }
 }
 
 /// Exit status and resource use of a reaped child.
@@ -338,7 +297,7 @@ struct Rss {
     peak_rss_kib: u64,
 }
 
-/// Runs `child` through `transcript` and measures it.
+/// Runs `child` through `transcript`, writing each line as `write_mode` says, and measures it.
 ///
 /// Fails if the child breaks the protocol, misses or misplaces a checkpoint, reports different
 /// totals than the workload holds, exits non-zero, or runs longer than `time_limit`.
@@ -347,6 +306,7 @@ pub fn drive(
     workload: &Workload,
     transcript: &Transcript,
     time_limit: Duration,
+    write_mode: WriteMode,
 ) -> Result<Measurement, DriveError> {
     let cpu_before = own_cpu();
     let started = Instant::now();
@@ -372,6 +332,7 @@ pub fn drive(
         ),
         line: Vec::with_capacity(4096),
         checkpoints: 0,
+        write_mode,
     };
 
     let conversation = (|| {
@@ -555,6 +516,7 @@ pub fn drive(
         driver_cpu,
         checkpoints,
         largest_line: transcript.largest_line(),
+        write_mode,
     })
 }
 

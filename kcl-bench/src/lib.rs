@@ -8,6 +8,7 @@
 //!
 //! Run it with `scripts/bench` from the repository root; `BENCHMARKS.md` explains the figures.
 
+pub mod bar_panels;
 pub mod chart;
 mod child_line;
 pub mod children;
@@ -16,7 +17,15 @@ pub mod driver;
 pub mod idle;
 pub mod machine;
 pub mod overhead;
+pub mod pipe_section;
+pub mod pipe_writes;
 pub mod report;
 pub mod reports;
+pub mod sections;
 pub mod transcript;
+pub mod watchdog;
+pub mod worker_chart;
+pub mod worker_results;
+pub mod worker_section;
+pub mod worker_summary;
 pub mod workload;

@@ -11,11 +11,12 @@ use clap::Parser;
 
 use kcl_bench::children::{ALL_IDS, ChildSpec, Locations, REPORT_ORDER};
 use kcl_bench::document::{self, Document};
+use kcl_bench::pipe_writes::WriteMode;
 use kcl_bench::report::{self, summarize};
 use kcl_bench::reports::{self, Delivery, ReportDrain};
 use kcl_bench::transcript::{self, Transcript};
 use kcl_bench::workload::Workload;
-use kcl_bench::{chart, driver, idle, machine, overhead};
+use kcl_bench::{chart, driver, idle, machine, overhead, pipe_section, sections};
 
 /// Replays daemon transcripts to KCL child processes and measures what each child costs.
 #[derive(Parser, Debug)]
@@ -75,6 +76,10 @@ struct Args {
     /// names a socket this process drains), side by side with `kcl`.
     #[arg(long)]
     reports: bool,
+    /// How the driver writes lines, comma-separated: jdk (8 KiB writes, as the JVM: the headline
+    /// figures) and line (one write per line, reported beside them).
+    #[arg(long, value_delimiter = ',', default_values_t = ["jdk".to_string(), "line".to_string()])]
+    write_modes: Vec<String>,
     /// The command line to show in the report (set by scripts/bench).
     #[arg(long, default_value = "scripts/bench")]
     command_line: String,
@@ -156,6 +161,19 @@ fn run(args: &Args) -> Result<(), String> {
         workloads.push(workload.clone());
     }
     let rounds = if args.smoke { 1 } else { args.rounds.max(1) };
+    let mut write_modes = Vec::new();
+    for id in &args.write_modes {
+        write_modes.push(
+            WriteMode::from_id(id)
+                .ok_or_else(|| format!("unknown write mode {id:?}; choose from jdk, line"))?,
+        );
+    }
+    // The headline figures are the daemon's way of writing; one write per line is the comparison.
+    let headline_mode = if write_modes.contains(&WriteMode::JdkChunks) {
+        WriteMode::JdkChunks
+    } else {
+        *write_modes.first().ok_or("no write mode selected")?
+    };
 
     if let Some(path) = &args.dump_replay {
         let workload = workloads.first().ok_or("no workload selected")?;
@@ -186,15 +204,20 @@ fn run(args: &Args) -> Result<(), String> {
 
     let time_limit = Duration::from_secs(args.time_limit_secs);
     let mut measurements = Vec::new();
+    let mut other_mode_measurements = Vec::new();
     let mut deliveries: Vec<Delivery> = Vec::new();
     for round in 0..rounds {
         for (workload, transcript) in workloads.iter().zip(&transcripts) {
-            // Rotate the order each round so no child always runs first or last.
-            for offset in 0..children.len() {
-                let child = &children[(offset + round) % children.len()];
+            // Rotate the order each round so no child (and no write mode) always runs first or last.
+            let runs = children.len() * write_modes.len();
+            for offset in 0..runs {
+                let index = (offset + round) % runs;
+                let child = &children[index % children.len()];
+                let write_mode = write_modes[(index / children.len() + round) % write_modes.len()];
                 let reports_before = drain.as_ref().map_or(0, ReportDrain::received);
-                let measurement = driver::drive(child, workload, transcript, time_limit)
-                    .map_err(|e| e.to_string())?;
+                let measurement =
+                    driver::drive(child, workload, transcript, time_limit, write_mode)
+                        .map_err(|e| e.to_string())?;
                 if let (Some(drain), "kcl-reports") = (&drain, child.id) {
                     let sent = workload.batches() as u64 + 2;
                     let received = drain.wait_for(reports_before + sent) - reports_before;
@@ -211,10 +234,11 @@ fn run(args: &Args) -> Result<(), String> {
                     }
                 }
                 eprintln!(
-                    "round {}/{rounds} ({}) {:<10} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  probe {:>6} end {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
+                    "round {}/{rounds} ({}) {:<10} {:<4} cpu {:>7.3} s (user {:.3} sys {:.3})  wall {:>7.3} s  peak {:>6.1} MiB  idle {:>5.2} MiB  probe {:>6} end {:>5.2} MiB  start-up {:>6.1} ms  driver cpu {:.3} s  checkpoints {}",
                     round + 1,
                     workload.id,
                     child.id,
+                    write_mode.id(),
                     measurement.cpu().as_secs_f64(),
                     measurement.user_cpu.as_secs_f64(),
                     measurement.sys_cpu.as_secs_f64(),
@@ -229,7 +253,11 @@ fn run(args: &Args) -> Result<(), String> {
                     measurement.driver_cpu.as_secs_f64(),
                     measurement.checkpoints,
                 );
-                measurements.push(measurement);
+                if write_mode == headline_mode {
+                    measurements.push(measurement);
+                } else {
+                    other_mode_measurements.push(measurement);
+                }
             }
         }
     }
@@ -257,6 +285,15 @@ fn run(args: &Args) -> Result<(), String> {
     let reports_section = reports::section(&summaries, &workloads, &deliveries);
     if !reports_section.is_empty() {
         println!("\n{reports_section}");
+    }
+    let pipe_writes_section = if headline_mode == WriteMode::JdkChunks {
+        let whole_line = summarize(&other_mode_measurements, &workloads);
+        pipe_section::section(&summaries, &whole_line, &workloads, &label_of)
+    } else {
+        String::new()
+    };
+    if !pipe_writes_section.is_empty() {
+        println!("\n{pipe_writes_section}");
     }
     if args.smoke {
         println!(
@@ -358,7 +395,11 @@ fn run(args: &Args) -> Result<(), String> {
             bootstrap,
             idle: &idle,
             reports: &reports_section,
+            pipe_writes: &pipe_writes_section,
         });
+        // The whole-worker section (`scripts/bench --worker`) is not ours to drop.
+        let previous = std::fs::read_to_string(markdown).ok();
+        let text = sections::keep_worker_section(previous.as_deref(), text);
         std::fs::write(markdown, text)
             .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
         eprintln!("kcl-bench: wrote {}", markdown.display());

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use kcl_bench::children::{ChildSpec, Locations};
 use kcl_bench::driver::drive;
+use kcl_bench::pipe_writes::WriteMode;
 use kcl_bench::transcript::generate;
 use kcl_bench::workload::Workload;
 
@@ -30,11 +31,19 @@ fn rust_child(id: &'static str, program: &str) -> ChildSpec {
 }
 
 fn run_all_smoke_workloads(child: &ChildSpec) {
-    for workload in Workload::smoke() {
+    for (workload, write_mode) in Workload::smoke()
+        .into_iter()
+        .flat_map(|w| WriteMode::ALL.map(|mode| (w.clone(), mode)))
+    {
         let transcript = generate(&workload);
-        let measurement =
-            drive(child, &workload, &transcript, TIME_LIMIT).unwrap_or_else(|error| {
-                panic!("{} failed workload {}: {error}", child.id, workload.id)
+        let measurement = drive(child, &workload, &transcript, TIME_LIMIT, write_mode)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "{} failed workload {} ({}): {error}",
+                    child.id,
+                    workload.id,
+                    write_mode.id()
+                )
             });
         assert_eq!(
             measurement.checkpoints,
@@ -74,10 +83,11 @@ fn the_reporting_kcl_child_passes_and_reports_every_action() {
         drain.path().as_os_str().to_owned(),
     ));
     run_all_smoke_workloads(&child);
-    // One report per acknowledged action: initialize, each batch, shardEnded.
+    // One report per acknowledged action: initialize, each batch, shardEnded; every workload runs
+    // once per write mode.
     let expected: u64 = Workload::smoke()
         .iter()
-        .map(|w| w.batches() as u64 + 2)
+        .map(|w| (w.batches() as u64 + 2) * WriteMode::ALL.len() as u64)
         .sum();
     let received = drain.wait_for(expected);
     assert!(
@@ -127,7 +137,14 @@ fn a_child_that_echoes_the_daemon_fails_the_run() {
         env: Vec::new(),
     };
     let workload = &Workload::smoke()[1];
-    let error = drive(&child, workload, &generate(workload), TIME_LIMIT).unwrap_err();
+    let error = drive(
+        &child,
+        workload,
+        &generate(workload),
+        TIME_LIMIT,
+        WriteMode::JdkChunks,
+    )
+    .unwrap_err();
     assert!(error.message.contains("\"initialize\" message"), "{error}");
 }
 
@@ -153,7 +170,14 @@ done"#;
         env: Vec::new(),
     };
     let workload = &Workload::smoke()[1];
-    let error = drive(&child, workload, &generate(workload), TIME_LIMIT).unwrap_err();
+    let error = drive(
+        &child,
+        workload,
+        &generate(workload),
+        TIME_LIMIT,
+        WriteMode::JdkChunks,
+    )
+    .unwrap_err();
     assert!(
         error.message.contains("0 checkpoint requests, expected 1"),
         "{error}"

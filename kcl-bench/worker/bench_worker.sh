@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# kcl-bench/worker/bench_worker.sh: `scripts/bench --worker`, the whole-worker benchmark (issue 9).
+# scripts/bench has installed the pinned Python and Node SDKs before it runs this.
+#
+#   scripts/bench --worker                 headline: 8 shards, 10,000 records of 1 KB, 3 rounds of
+#                                          the three child kinds x two JVM variants; then the
+#                                          maxActiveThreads stall run; then 32 shards, 1 round; writes the
+#                                          worker section of BENCHMARKS.md and docs/bench-worker.svg
+#   --rounds N                             rounds of the headline (default 3)
+#   --shards N                             shards of the headline (default 8)
+#   --records N / --record-bytes N         the volume (default 10000 x 1024)
+#   --large-shards N / --large-rounds N    the larger experiment (default 32 x 1; 0 shards skips it)
+#   --children LIST                        child kinds (default kcl,python,node)
+#   --variant NAME=ARGS                    a JVM variant: extra kcl-bootstrap arguments, space-separated
+#                                          (repeatable; replaces the default pair plain=--jvm-defaults=none
+#                                          and tuned=). "plain" is the baseline. The way to measure a
+#                                          candidate flag set: --variant 'g1=--jvm-defaults=none
+#                                          --jvm-arg=-XX:+UseG1GC --jvm-arg=-Xmx256m'.
+#   --threads N                            maxActiveThreads of the stall run (default 9; 0 skips it)
+#   --smoke                                2 shards, 200 records, 1 round, the kcl child, one variant;
+#                                          writes only under .local/bench-worker (a check that it runs)
+#
+# Every run's figures go to .local/bench-worker/<run>/results.json first; the report is rendered from
+# that file (re-render a run: kcl-bench-worker-report --results FILE --markdown BENCHMARKS.md).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+log() { printf 'bench --worker: %s\n' "$*" >&2; }
+
+rounds=3 shards=8 records=10000 record_bytes=1024 large_shards=32 large_rounds=1
+children="kcl,python,node" threads=9 smoke=0
+variants=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds="$2"; shift 2 ;;
+        --shards) shards="$2"; shift 2 ;;
+        --records) records="$2"; shift 2 ;;
+        --record-bytes) record_bytes="$2"; shift 2 ;;
+        --large-shards) large_shards="$2"; shift 2 ;;
+        --large-rounds) large_rounds="$2"; shift 2 ;;
+        --children) children="$2"; shift 2 ;;
+        --variant) variants+=("$2"); shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --smoke) smoke=1; shift ;;
+        *) log "unknown flag $1 (see kcl-bench/worker/bench_worker.sh)"; exit 2 ;;
+    esac
+done
+
+"$ROOT/scripts/local-stack" install >&2
+log "building release binaries (kcl-bench, kcl-bootstrap)"
+(cd "$ROOT" && cargo build --release --quiet -p kcl-bench -p kcl-bootstrap)
+BOOTSTRAP="$TARGET/release/kcl-bootstrap"
+# Fills kcl-bootstrap's jar cache (downloads on first use), so no run measures a download.
+(cd "$ROOT" && "$BOOTSTRAP" -p properties/local.properties --no-validate --print-classpath >/dev/null)
+
+# The two JVMs of the issue: plain `java` (what the official bootstraps run) and kcl-bootstrap's
+# default (tuned). Candidate flag sets are measured with --variant NAME="--jvm-defaults=none
+# --jvm-arg=..." (or on top of the defaults, without --jvm-defaults=none).
+if ! "$BOOTSTRAP" --help 2>/dev/null | grep -q -- '--jvm-defaults'; then
+    log "$BOOTSTRAP has no --jvm-defaults: the plain/tuned comparison needs it (issue 9)"
+    exit 1
+fi
+default_variants=("plain=--jvm-defaults=none" "tuned=")
+note="\`plain\` is \`--jvm-defaults none\` (plain \`java\`, what the official bootstraps run); \`tuned\` is kcl-bootstrap's default (\`--jvm-defaults tuned\`: its measured JVM options and the AppCDS archive, docs/bootstrap.md)."
+[ ${#variants[@]} -gt 0 ] || variants=("${default_variants[@]}")
+
+RUN_DIR="$ROOT/.local/bench-worker/$(date -u +%Y%m%d-%H%M%S)"
+RESULTS="$RUN_DIR/results.json"
+mkdir -p "$RUN_DIR"
+PY="$ROOT/.local/venv/bin/python"  # the stack's venv: it has boto3 (moto depends on it)
+
+experiment() {
+    local name="$1"; shift
+    local variant_flags=()
+    for v in "${variants_here[@]}"; do variant_flags+=(--variant "$v"); done
+    log "experiment: $name"
+    "$PY" "$ROOT/kcl-bench/worker/worker_bench.py" --repo "$ROOT" --bootstrap "$BOOTSTRAP" \
+        --bin-dir "$TARGET/release" --results "$RESULTS" --work-dir "$RUN_DIR/$name" --name "$name" \
+        "${variant_flags[@]}" "$@"
+}
+
+command_line="scripts/bench --worker${*:+ $*}"
+if [ "$smoke" = 1 ]; then
+    variants_here=("${variants[@]: -1}")
+    experiment smoke --shards 2 --records 200 --rounds 1 --children kcl --time-limit-secs 120
+    "$TARGET/release/kcl-bench-worker-report" --results "$RESULTS" --markdown "$RUN_DIR/BENCHMARKS.md" \
+        --svg "$RUN_DIR/bench-worker.svg" --variants-note "$note" --command-line "scripts/bench --worker --smoke"
+    log "smoke run OK: $RUN_DIR"
+    exit 0
+fi
+
+variants_here=("${variants[@]}")
+# The warm-up runs leave kcl-bootstrap's AppCDS archive (when its defaults make one) in the cache
+# for every measured run; the later experiments use the same JVM options, so the same archive.
+experiment "headline" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
+    --rounds "$rounds" --children "$children" --warmup
+if [ "$threads" -gt 0 ]; then
+    # maxActiveThreads (issue 9 part 3): a fixed pool too small for the shards against the default
+    # (<= 0: unbounded), both on the tuned JVM, the kcl child. A stalled run ends at the time limit
+    # or when the daemon halts the JVM (a child status not back within timeoutInSeconds, 60 here).
+    variants_here=("unbounded=" "maxActiveThreads-$threads=--set maxActiveThreads=$threads")
+    experiment "maxActiveThreads" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
+        --rounds 1 --children kcl --time-limit-secs 120 --allow-timeout
+fi
+# The larger shard count last: the optional part when time is short (--large-shards 0 skips it).
+if [ "$large_shards" -gt 0 ]; then
+    variants_here=("${variants[@]}")
+    experiment "larger" --shards "$large_shards" --records "$records" --record-bytes "$record_bytes" \
+        --rounds "$large_rounds" --children "$children"
+fi
+mkdir -p "$ROOT/docs"
+"$TARGET/release/kcl-bench-worker-report" --results "$RESULTS" --markdown "$ROOT/BENCHMARKS.md" \
+    --svg "$ROOT/docs/bench-worker.svg" --variants-note "$note" --command-line "$command_line"
+log "results: $RESULTS"
