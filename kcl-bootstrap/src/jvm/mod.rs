@@ -5,7 +5,8 @@
 //! records of 1 KB): of ~406 MiB peak RSS, the heap had 320 MiB committed, G1's own structures
 //! 50 MiB, metaspace 38, the JIT compiler 16, Netty's direct arenas 16, the code cache 15 and the
 //! thread stacks 12. Each default below targets one of those; with all of them the JVM peaked at
-//! 217 MiB and used 3.0 s of CPU instead of 6.1 s, with the same drain time (medians of 3).
+//! 217 MiB instead of 367 and used 3.3 s of CPU instead of 7.3, with the same drain time
+//! (`scripts/bench --worker`, medians of 3, BENCHMARKS.md).
 //!
 //! `flags` says what a user option sets; [`choose`] drops each default whose setting the user
 //! sets; `cds` keeps the AppCDS archive.
@@ -54,7 +55,7 @@ const TUNED: [Default; 6] = [
         options: &["-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30"],
     },
     // C1 only: the daemon moves bytes between pipes and HTTP; C2's compiler threads and code
-    // cost ~16 MiB and most of the start-up CPU (6.1 s -> 3.0 s with all defaults).
+    // cost ~16 MiB and much of the JVM's CPU (7.3 s -> 3.3 s with all defaults).
     Default {
         setting: Setting::Jit,
         options: &["-XX:TieredStopAtLevel=1"],
