@@ -109,10 +109,6 @@ fn run(cli: &Cli) -> Result<i32, Error> {
     let extra_classpath = extra_classpath(cli, &cwd)?;
     let cache_root = jars::cache_root(std::env::var_os(jars::ENV_CACHE_DIR), &cwd)?;
     let (java, java_major) = find_java(cli, &cwd, &lock, &cache_root)?;
-    let variables: Vec<String> = jvm::flags::OPTION_VARIABLES
-        .iter()
-        .filter_map(|name| std::env::var(name).ok().map(|v| format!("{name}={v}")))
-        .collect();
     let env_lookup = |name: &str| std::env::var(name).ok();
     let user_jvm_options = jvm::flags::user_options(&cli.jvm_args, &env_lookup);
     let jvm_defaults = jvm::choose(cli.jvm_defaults, &user_jvm_options, java_major);
@@ -155,6 +151,7 @@ fn run(cli: &Cli) -> Result<i32, Error> {
             lock_digest: &lock.digest,
             timeout: cli.java_timeout,
         };
+        let variables = jvm::flags::variable_values(&env_lookup);
         let note = jvm::add_to(&mut spec, &jvm_defaults, &place, &variables);
         if let Some(note) = note.filter(|_| !cli.quiet) {
             output::say(&note);

@@ -128,6 +128,24 @@ fn kill_group(child: &mut Child) {
     let _ = child.kill();
 }
 
+/// Whether process `pid` exists, as `kill(pid, 0)` tells it (`EPERM`: it runs as another user);
+/// `None` when that cannot be told (not a valid process id, or not Unix): each caller decides
+/// what an unknown answer means for what it guards.
+pub(crate) fn process_exists(pid: u32) -> Option<bool> {
+    #[cfg(unix)]
+    {
+        let pid = libc::pid_t::try_from(pid).ok().filter(|pid| *pid > 0)?;
+        // SAFETY: signal 0 performs only the existence and permission check; nothing is sent.
+        let result = unsafe { libc::kill(pid, 0) };
+        Some(result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

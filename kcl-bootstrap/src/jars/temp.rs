@@ -101,32 +101,17 @@ pub(crate) fn remove_stale(dir: &Path, owners: Owners) {
         let Some(pid) = name.to_str().and_then(owner_of) else {
             continue;
         };
-        let removable = pid != me && (owners == Owners::Any || !process_exists(pid));
+        let removable = pid != me && (owners == Owners::Any || !owner_runs(pid));
         if removable && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-fn process_exists(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        let Ok(pid) = i32::try_from(pid) else {
-            return true;
-        };
-        if pid <= 0 {
-            return true;
-        }
-        // SAFETY: signal 0 performs only the existence and permission check.
-        let alive = unsafe { libc::kill(pid, 0) } == 0;
-        alive || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    {
-        // Without a cheap check, keep the file: a stray temp file costs disk, not data.
-        let _ = pid;
-        true
-    }
+/// Whether the bootstrap that wrote a temp file still runs; when that cannot be told, keep the
+/// file: a stray temp file costs disk, not data.
+fn owner_runs(pid: u32) -> bool {
+    crate::process::process_exists(pid).unwrap_or(true)
 }
 
 #[cfg(test)]

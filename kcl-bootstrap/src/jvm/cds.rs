@@ -254,20 +254,10 @@ fn verify(launch: &Launch<'_>, candidate: &Path) -> Result<(), String> {
     ))
 }
 
-/// Whether a process runs (signal 0 only checks; EPERM means it runs as another user).
-#[cfg(unix)]
+/// Whether a daemon with this pid may still be writing its dump; when that cannot be told, the
+/// dump counts as finished (it is checked before use all the same).
 fn pid_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: kill(2) with signal 0 sends nothing.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-fn pid_alive(_pid: u32) -> bool {
-    false
+    crate::process::process_exists(pid).unwrap_or(false)
 }
 
 /// Marks `dir` as used now (its time is what pruning reads).

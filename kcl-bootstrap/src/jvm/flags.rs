@@ -80,6 +80,15 @@ pub(crate) fn user_options(
     options
 }
 
+/// The option variables `lookup` finds, as `NAME=value`: the JVM reads them by itself, so they
+/// are part of what an AppCDS archive was made for (`super::cds`).
+pub(crate) fn variable_values(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    OPTION_VARIABLES
+        .iter()
+        .filter_map(|name| lookup(name).map(|value| format!("{name}={value}")))
+        .collect()
+}
+
 /// What `option` sets among the settings our defaults touch, if any.
 pub(crate) fn setting_of(option: &str) -> Option<Setting> {
     let xx = option.strip_prefix("-XX:");
@@ -144,6 +153,22 @@ fn xx_setting(name: &str) -> Option<Setting> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variable_values_name_each_variable_set_in_order() {
+        let lookup = |name: &str| match name {
+            "_JAVA_OPTIONS" => Some("-Xmx1g".to_string()),
+            "JAVA_TOOL_OPTIONS" => Some("-Xshare:off -Xss1m".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            variable_values(&lookup),
+            [
+                "JAVA_TOOL_OPTIONS=-Xshare:off -Xss1m",
+                "_JAVA_OPTIONS=-Xmx1g"
+            ]
+        );
+    }
 
     #[test]
     fn options_name_the_setting_they_touch() {

@@ -126,15 +126,7 @@ fn private_dir(base: &Path) -> io::Result<PathBuf> {
 
 /// Whether a process runs (or is a zombie not yet reaped by the daemon).
 fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill(2) with signal 0 only checks whether the process exists; no signal is sent.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    crate::process::process_exists(pid).unwrap_or(false)
 }
 
 #[cfg(test)]
