@@ -311,6 +311,16 @@ mod tests {
         }
     }
 
+    /// An archive in `l`'s key directory, stamped as checked: (the directory, the archive).
+    fn stamped_archive(l: &Launch<'_>) -> (PathBuf, PathBuf) {
+        let dir = l.cache_root.join("cds").join(key(l));
+        fs::create_dir_all(&dir).unwrap();
+        let archive = dir.join(ARCHIVE);
+        fs::write(&archive, "archive").unwrap();
+        stamp(&archive, &dir.join(STAMP));
+        (dir, archive)
+    }
+
     #[test]
     fn the_key_changes_with_the_classpath_the_options_and_the_java() {
         let tmp = tempfile::tempdir().unwrap();
@@ -347,11 +357,7 @@ mod tests {
         let java = Path::new("/nonexistent/java");
         let cp = OsString::from("/a.jar");
         let l = launch(tmp.path(), java, &cp, &[]);
-        let dir = tmp.path().join("cds").join(key(&l));
-        fs::create_dir_all(&dir).unwrap();
-        let archive = dir.join(ARCHIVE);
-        fs::write(&archive, "archive").unwrap();
-        stamp(&archive, &dir.join(STAMP));
+        let (_, archive) = stamped_archive(&l);
         let used = prepare(&l);
         assert_eq!(
             used.options,
@@ -376,11 +382,7 @@ mod tests {
         let java = Path::new("/nonexistent/java");
         let cp = OsString::from("/a.jar");
         let l = launch(tmp.path(), java, &cp, &[]);
-        let dir = tmp.path().join("cds").join(key(&l));
-        fs::create_dir_all(&dir).unwrap();
-        let archive = dir.join(ARCHIVE);
-        fs::write(&archive, "archive").unwrap();
-        stamp(&archive, &dir.join(STAMP));
+        let (dir, _) = stamped_archive(&l);
         // pid 1 runs (a daemon still writing); no process has the largest pid_t.
         let running = dir.join("dump-1.jsa");
         let exited = dir.join(format!("dump-{}.jsa", libc::pid_t::MAX));
