@@ -25,6 +25,7 @@ pub mod sections;
 pub mod transcript;
 pub mod watchdog;
 pub mod worker_chart;
+pub mod worker_memory;
 pub mod worker_results;
 pub mod worker_section;
 pub mod worker_summary;

@@ -43,6 +43,12 @@ pub struct Experiment {
     pub warmup: bool,
     /// Seconds the records took to put.
     pub produce_s: Option<f64>,
+    /// Each worker ran in a memory cgroup with this limit.
+    #[serde(default)]
+    pub memory_limit_mib: Option<u64>,
+    /// Issue 9's targets are checked on this experiment (its headline configuration).
+    #[serde(default)]
+    pub targets: bool,
     /// Every run, in run order.
     pub runs: Vec<Run>,
 }
@@ -54,6 +60,9 @@ pub struct Variant {
     pub name: String,
     /// Extra kcl-bootstrap arguments.
     pub args: Vec<String>,
+    /// `java -version`'s first line for the java it runs.
+    #[serde(default)]
+    pub java: Option<String>,
 }
 
 /// One worker run. Times are seconds from the spawn of `kcl-bootstrap -e` (the JVM's start).
@@ -85,10 +94,18 @@ pub struct Run {
     pub children_cpu_s: f64,
     /// To the first child's start (the daemon writes `initialize` to it at once).
     pub to_first_initialize_s: Option<f64>,
+    /// To the Scheduler's first line ("Initializing LeaseCoordinator attempt 1"): its run() has
+    /// begun, the JVM's start-up and the daemon's configuration are behind it.
+    #[serde(default)]
+    pub to_scheduler_run_s: Option<f64>,
     /// To the daemon's "Initialization complete. Starting worker loop." line.
     pub to_scheduler_s: Option<f64>,
     /// The KCL's initial random lease wait, as its log shows it.
     pub lease_wait_s: Option<f64>,
+    /// The KCL's sleep after the first shard sync created leases (shardSyncIntervalMillis), as
+    /// its log shows it.
+    #[serde(default)]
+    pub shard_sync_idle_s: Option<f64>,
     /// To every shard checkpointed at its last record.
     pub to_checkpointed_s: Option<f64>,
     /// First child start to every shard checkpointed.
@@ -106,6 +123,21 @@ pub struct Run {
     pub status_timeouts: usize,
     /// Cores used during the drain, per process of interest.
     pub during_drain: Option<DuringDrain>,
+    /// The JVM's MaxHeapSize (its own choice, from the machine's or the cgroup's memory), KiB.
+    #[serde(default)]
+    pub jvm_max_heap_kib: Option<u64>,
+    /// Native Memory Tracking at the end of the drain: category to committed KiB.
+    #[serde(default)]
+    pub nmt_committed_kib: Option<BTreeMap<String, u64>>,
+    /// The memory cgroup's peak charge (RSS and page cache), KiB.
+    #[serde(default)]
+    pub cgroup_peak_kib: Option<u64>,
+    /// Times the cgroup's charge hit its limit (the kernel reclaimed, or killed).
+    #[serde(default)]
+    pub cgroup_limit_hits: Option<u64>,
+    /// Processes the kernel's OOM killer killed in the cgroup.
+    #[serde(default)]
+    pub cgroup_oom_kills: Option<u64>,
 }
 
 /// Average cores used from the first child's start to the last checkpoint.

@@ -74,24 +74,29 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
     );
     let _ = writeln!(
         out,
-        "Started {}; load average before `{}`, after `{}`; {} CPUs; {}; {} round(s); records put in {} s before the first worker started.\n",
+        "Started {}; load average before `{}`, after `{}`; {} CPUs; {}; {} round(s); records put in {} s before the first worker started{}.\n",
         experiment.started_utc,
         experiment.load_before,
         experiment.load_after.as_deref().unwrap_or("?"),
         experiment.cpus,
-        experiment.java,
+        java_of(experiment),
         experiment.rounds,
         experiment
             .produce_s
             .map_or("?".into(), |s| format!("{s:.1}")),
+        experiment
+            .memory_limit_mib
+            .map_or(String::new(), |limit| format!(
+                "; every worker (the JVM and its children) in a memory cgroup limited to **{limit} MiB**"
+            )),
     );
     let _ = writeln!(
         out,
-        "| children | JVM | JVM peak RSS MiB | JVM peak PSS MiB | JVM CPU s | children peak RSS MiB (sum) | children peak PSS MiB (sum) | children CPU s | to 1st initialize s (net) | to scheduler s (net) | lease wait s | to all checkpointed s (net) | drain s |"
+        "| children | JVM | JVM peak RSS MiB | JVM peak PSS MiB | JVM CPU s | children peak RSS MiB (sum) | children peak PSS MiB (sum) | children CPU s | to Scheduler.run s | to worker loop s (net) | to 1st initialize s (net) | lease wait s | first shard-sync idle s | to all checkpointed s (net) | drain s |"
     );
     let _ = writeln!(
         out,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in &rows {
         let ended = match row.halted {
@@ -112,7 +117,7 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} | {} |",
             label(experiment, &row.child),
             row.variant,
             cell(row.jvm_rss_mib, 0),
@@ -121,9 +126,11 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
             cell(row.children_rss_mib, 0),
             cell(row.children_pss_mib, 0),
             cell(row.children_cpu_s, 2),
-            cell(row.to_initialize_net_s, 1),
+            cell(row.to_scheduler_run_s, 2),
             cell(row.to_scheduler_net_s, 1),
+            cell(row.to_initialize_net_s, 1),
             cell(row.lease_wait_s, 1),
+            cell(row.shard_sync_idle_s, 2),
             cell(row.to_checkpointed_net_s, 1),
             stalled,
             cell(row.drain_s, 1),
@@ -169,7 +176,7 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
     let rows = summarize(experiment);
     let base: Vec<&WorkerSummary> = rows.iter().filter(|r| r.variant == baseline).collect();
     let others: Vec<&WorkerSummary> = rows.iter().filter(|r| r.variant != baseline).collect();
-    if base.is_empty() || others.is_empty() {
+    if !experiment.targets || base.is_empty() || others.is_empty() {
         return;
     }
     let _ = writeln!(
@@ -179,19 +186,27 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
     );
     let _ = writeln!(
         out,
-        "| children | JVM | JVM peak RSS ≤ {JVM_RSS_TARGET_MIB:.0} MiB | start-up to scheduler running (net) ≥ {STARTUP_SPEEDUP_TARGET:.0}x faster | to 1st initialize (net), for comparison | drain no worse |"
+        "| children | JVM | JVM peak RSS ≤ {JVM_RSS_TARGET_MIB:.0} MiB | start-up: JVM start to Scheduler.run ≥ {STARTUP_SPEEDUP_TARGET:.0}x faster | start-up: to the worker loop (net) ≥ {STARTUP_SPEEDUP_TARGET:.0}x faster | to 1st initialize (net), for comparison | drain no worse |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for row in others {
         let Some(plain) = base.iter().find(|b| b.child == row.child) else {
             continue;
         };
         let verdict = |met: bool| if met { "met" } else { "**not met**" };
+        let speedup_cell = |value: Option<f64>| {
+            value.map_or("–".into(), |v| {
+                format!("{v:.2}x: {}", verdict(v >= STARTUP_SPEEDUP_TARGET))
+            })
+        };
         let rss = row.jvm_rss_mib.map(|s| s.median);
-        // The issue's start-up measure: JVM start to the scheduler's worker loop, less the KCL's
-        // random first-lease wait. The first `initialize` comes after that plus the first lease
-        // assignment (leaseAssignmentIntervalMillis), which no JVM option changes.
-        let speedup = speedup_of(plain.to_scheduler_net_s, row.to_scheduler_net_s);
+        // The issue's start-up measure, both ways it allows: JVM start to the Scheduler running
+        // (its run() begun), and to its worker loop less the KCL's sleeps before it (the random
+        // first-lease wait, the first shard sync's idle). The first `initialize` comes after the
+        // loop's first lease assignment and dispatch (leaseAssignmentIntervalMillis,
+        // shardConsumerDispatchPollIntervalMillis: 3–4 s in the headline logs), which no JVM option changes.
+        let run_speedup = speedup_of(plain.to_scheduler_run_s, row.to_scheduler_run_s);
+        let loop_speedup = speedup_of(plain.to_scheduler_net_s, row.to_scheduler_net_s);
         let initialize_speedup = speedup_of(plain.to_initialize_net_s, row.to_initialize_net_s);
         let drain = match (plain.drain_s, row.drain_s) {
             // "No worse": the median inside or below the baseline's spread.
@@ -200,17 +215,15 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             label(experiment, &row.child),
             row.variant,
             rss.map_or("–".into(), |v| format!(
                 "{v:.0} MiB: {}",
                 verdict(v <= JVM_RSS_TARGET_MIB)
             )),
-            speedup.map_or("–".into(), |v| format!(
-                "{v:.2}x: {}",
-                verdict(v >= STARTUP_SPEEDUP_TARGET)
-            )),
+            speedup_cell(run_speedup),
+            speedup_cell(loop_speedup),
             initialize_speedup.map_or("–".into(), |v| format!("{v:.2}x")),
             drain.map_or("–".into(), |(r, p, ok)| format!(
                 "{r:.1} s vs {p:.1} s: {}",
@@ -219,6 +232,21 @@ fn targets(out: &mut String, experiment: &Experiment, baseline: &str) {
         );
     }
     let _ = writeln!(out);
+}
+
+/// The Java the experiment ran: its variants' when they name one, else `java` on PATH.
+fn java_of(experiment: &Experiment) -> String {
+    let mut javas: Vec<&str> = experiment
+        .variants
+        .iter()
+        .filter_map(|v| v.java.as_deref())
+        .collect();
+    javas.dedup();
+    if javas.is_empty() {
+        experiment.java.clone()
+    } else {
+        javas.join(" / ")
+    }
 }
 
 fn variant_list(out: &mut String, title: &str, experiment: &Experiment) {
@@ -258,8 +286,11 @@ checkpoint at the last record of each batch.\n"
         out,
         "Sampled every 150 ms: RSS and PSS from `/proc/PID/smaps_rollup`, CPU from `/proc/PID/stat`, for the JVM and for the sum over its children (peak of the sum). \
 Times run from the spawn of `kcl-bootstrap -e` (which exec's the JVM): to the first child's start (the daemon writes `initialize` to a child as soon as it has started it), \
+to the Scheduler's first line (`Initializing LeaseCoordinator attempt 1`: its run() has begun, so the JVM's start-up and the daemon's configuration are over), \
 to the daemon's `Initialization complete. Starting worker loop.`, and to every shard's checkpoint in the lease table equal to its last sequence number (polled every 250 ms). \
-*(net)* subtracts the KCL's own random 1–30 s first-lease wait, measured from the log (first `Lease table is still empty` to `is initiating the lease sync`). \
+*(net)* subtracts the KCL's own sleeps, each measured from the log: the random 1–30 s first-lease wait (first `Lease table is still empty` to `is initiating the lease sync`) \
+and the first shard sync's idle (ShardSyncTask sleeps shardSyncIntervalMillis, 1,000 ms in properties/local.properties and 60,000 by default, after creating the leases: \
+HierarchicalShardSyncer's `Newly created leases`, a logger the benchmark's logback turns on for every variant, to the Scheduler's `Initializing MigrationStateMachine`). \
 The drain runs from the first child's start to the last checkpoint. Cells: median (lowest–highest).\n"
     );
     if !input.variants_note.is_empty() {
@@ -277,8 +308,11 @@ The drain runs from the first child's start to the last checkpoint. Cells: media
         if Some(&experiment.variants) != first_variants {
             variant_list(&mut out, "Its JVM variants", experiment);
         }
+        crate::worker_memory::limit_table(&mut out, experiment);
+        crate::worker_memory::nmt_table(&mut out, experiment);
         targets(&mut out, experiment, input.baseline_variant);
     }
+    crate::worker_memory::scale_table(&mut out, input.experiments);
     let _ = writeln!(out, "{WORKER_END}");
     out
 }

@@ -66,10 +66,14 @@ pub struct WorkerSummary {
     pub children_cpu_s: Option<Stat>,
     /// JVM start to the first child's `initialize`, the KCL's lease wait subtracted.
     pub to_initialize_net_s: Option<Stat>,
-    /// JVM start to the scheduler running, the lease wait subtracted.
+    /// JVM start to the Scheduler's run() (no KCL wait is before it).
+    pub to_scheduler_run_s: Option<Stat>,
+    /// JVM start to the scheduler's worker loop, the KCL's waits subtracted.
     pub to_scheduler_net_s: Option<Stat>,
     /// The KCL's initial random lease wait.
     pub lease_wait_s: Option<Stat>,
+    /// The KCL's sleep after the first shard sync.
+    pub shard_sync_idle_s: Option<Stat>,
     /// JVM start to every shard checkpointed at its last record, the lease wait subtracted.
     pub to_checkpointed_net_s: Option<Stat>,
     /// First child start to every shard checkpointed.
@@ -88,10 +92,21 @@ pub struct WorkerSummary {
     pub machine_cores: Option<Stat>,
     /// The sampler's own CPU per run, seconds.
     pub sampler_cpu_s: Option<Stat>,
+    /// The JVM's MaxHeapSize, MiB.
+    pub max_heap_mib: Option<Stat>,
+    /// The memory cgroup's peak charge, MiB.
+    pub cgroup_peak_mib: Option<Stat>,
+    /// The most limit hits of a run.
+    pub cgroup_limit_hits: Option<u64>,
+    /// The most OOM kills of a run.
+    pub cgroup_oom_kills: Option<u64>,
 }
 
+/// A time less the KCL's own sleeps before it: the random first-lease wait (always measured, or
+/// the time is not net) and the first shard sync's idle (absent from a log that lacks its lines:
+/// nothing to subtract).
 fn net(value: Option<f64>, run: &Run) -> Option<f64> {
-    Some(value? - run.lease_wait_s?)
+    Some(value? - run.lease_wait_s? - run.shard_sync_idle_s.unwrap_or(0.0))
 }
 
 fn mib(kib: u64) -> Option<f64> {
@@ -137,8 +152,10 @@ pub fn summarize(experiment: &Experiment) -> Vec<WorkerSummary> {
                 children_pss_mib: Stat::of(runs.iter().map(|r| mib(r.children_peak_pss_kib))),
                 children_cpu_s: Stat::of(runs.iter().map(|r| Some(r.children_cpu_s))),
                 to_initialize_net_s: Stat::of(runs.iter().map(|r| net(r.to_first_initialize_s, r))),
+                to_scheduler_run_s: Stat::of(runs.iter().map(|r| r.to_scheduler_run_s)),
                 to_scheduler_net_s: Stat::of(runs.iter().map(|r| net(r.to_scheduler_s, r))),
                 lease_wait_s: Stat::of(runs.iter().map(|r| r.lease_wait_s)),
+                shard_sync_idle_s: Stat::of(runs.iter().map(|r| r.shard_sync_idle_s)),
                 to_checkpointed_net_s: Stat::of(runs.iter().map(|r| net(r.to_checkpointed_s, r))),
                 drain_s: Stat::of(runs.iter().map(|r| r.drain_s)),
                 kinesis_cores: drain(&|d| d.kinesis_local),
@@ -148,6 +165,10 @@ pub fn summarize(experiment: &Experiment) -> Vec<WorkerSummary> {
                 children_drain_cores: drain(&|d| d.children),
                 machine_cores: drain(&|d| d.machine),
                 sampler_cpu_s: Stat::of(runs.iter().map(|r| Some(r.sampler_cpu_s))),
+                max_heap_mib: Stat::of(runs.iter().map(|r| r.jvm_max_heap_kib.and_then(mib))),
+                cgroup_peak_mib: Stat::of(runs.iter().map(|r| r.cgroup_peak_kib.and_then(mib))),
+                cgroup_limit_hits: runs.iter().filter_map(|r| r.cgroup_limit_hits).max(),
+                cgroup_oom_kills: runs.iter().filter_map(|r| r.cgroup_oom_kills).max(),
             });
         }
     }

@@ -4,8 +4,10 @@
 #
 #   scripts/bench --worker                 headline: 8 shards, 10,000 records of 1 KB, 3 rounds of
 #                                          the three child kinds x two JVM variants; then the
-#                                          maxActiveThreads stall run; then 32 shards, 1 round; writes the
-#                                          worker section of BENCHMARKS.md and docs/bench-worker.svg
+#                                          Native Memory Tracking run; Java 25; the memory limits; the
+#                                          maxActiveThreads stall run; 32 shards, 1 round; the shard-count
+#                                          sweep; writes the worker section of BENCHMARKS.md and
+#                                          docs/bench-worker.svg
 #   --rounds N                             rounds of the headline (default 3)
 #   --shards N                             shards of the headline (default 8)
 #   --records N / --record-bytes N         the volume (default 10000 x 1024)
@@ -17,6 +19,15 @@
 #                                          candidate flag set: --variant 'g1=--jvm-defaults=none
 #                                          --jvm-arg=-XX:+UseG1GC --jvm-arg=-Xmx256m'.
 #   --threads N                            maxActiveThreads of the stall run (default 9; 0 skips it)
+#   --nmt / --no-nmt                       the Native Memory Tracking run (default on): 8 shards, the kcl
+#                                          child, plain and tuned with -XX:NativeMemoryTracking=summary
+#   --java25 PATH|none                     a second Java for plain and tuned (default: the first
+#                                          /usr/lib/jvm/*25*/bin/java, none if there is none)
+#   --memory-limits "MIB ..."              each worker in a memory cgroup of that limit, plain and tuned,
+#                                          the kcl child (default "512 256"; "" skips; needs root or a
+#                                          delegated cgroup)
+#   --scale "N ..."                        more shard counts for the kcl child, plain and tuned, 1 round
+#                                          (default "16 48"; "" skips)
 #   --smoke                                2 shards, 200 records, 1 round, the kcl child, one variant;
 #                                          writes only under .local/bench-worker (a check that it runs)
 #
@@ -29,7 +40,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 log() { printf 'bench --worker: %s\n' "$*" >&2; }
 
 rounds=3 shards=8 records=10000 record_bytes=1024 large_shards=32 large_rounds=1
-children="kcl,python,node" threads=9 smoke=0
+children="kcl,python,node" threads=9 smoke=0 nmt=1 java25=auto memory_limits="512 256" scale="16 48"
 variants=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +53,11 @@ while [ $# -gt 0 ]; do
         --children) children="$2"; shift 2 ;;
         --variant) variants+=("$2"); shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
+        --nmt) nmt=1; shift ;;
+        --no-nmt) nmt=0; shift ;;
+        --java25) java25="$2"; shift 2 ;;
+        --memory-limits) memory_limits="$2"; shift 2 ;;
+        --scale) scale="$2"; shift 2 ;;
         --smoke) smoke=1; shift ;;
         *) log "unknown flag $1 (see kcl-bench/worker/bench_worker.sh)"; exit 2 ;;
     esac
@@ -99,7 +115,30 @@ variants_here=("${variants[@]}")
 # The warm-up runs leave kcl-bootstrap's AppCDS archive (when its defaults make one) in the cache
 # for every measured run; the later experiments use the same JVM options, so the same archive.
 experiment "headline" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
-    --rounds "$rounds" --children "$children" --warmup
+    --rounds "$rounds" --children "$children" --warmup --targets
+if [ "$nmt" = 1 ]; then
+    # Where the JVM's memory is. The option is part of the archive's key: a warm-up of its own.
+    nmt_flag="--jvm-arg=-XX:NativeMemoryTracking=summary"
+    variants_here=("plain-nmt=--jvm-defaults=none $nmt_flag" "tuned-nmt=$nmt_flag")
+    experiment "nmt" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
+        --rounds 1 --children kcl --warmup --nmt
+fi
+if [ "$java25" = auto ]; then
+    java25="$(ls -d /usr/lib/jvm/*25*/bin/java 2>/dev/null | head -n 1)"
+fi
+if [ -n "$java25" ] && [ "$java25" != none ]; then
+    case "$java25" in *" "*) log "--java25 $java25: a path with a space cannot be a kcl-bootstrap --java=PATH variant"; exit 2 ;; esac
+    variants_here=("plain=--jvm-defaults=none --java=$java25" "tuned=--java=$java25")
+    experiment "java25" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
+        --rounds 1 --children kcl --warmup --targets
+fi
+for limit in $memory_limits; do
+    # A container's limit: the JVM sizes its default heap from it (MaxRAMPercentage 25), the kernel
+    # reclaims and then kills past it. A killed worker is a result (--allow-timeout).
+    variants_here=("${variants[@]}")
+    experiment "limit-$limit" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
+        --rounds 1 --children kcl --memory-limit-mib "$limit" --allow-timeout
+done
 if [ "$threads" -gt 0 ]; then
     # maxActiveThreads (issue 9 part 3): a fixed pool too small for the shards against the default
     # (<= 0: unbounded), both on the tuned JVM, the kcl child. A stalled run ends at the time limit
@@ -108,12 +147,18 @@ if [ "$threads" -gt 0 ]; then
     experiment "maxActiveThreads" --shards "$shards" --records "$records" --record-bytes "$record_bytes" \
         --rounds 1 --children kcl --time-limit-secs 120 --allow-timeout
 fi
-# The larger shard count last: the optional part when time is short (--large-shards 0 skips it).
+# The larger shard counts last: the optional part when time is short (--large-shards 0 and
+# --scale "" skip them). Not draining is a result at these counts (the emulators' limit).
 if [ "$large_shards" -gt 0 ]; then
     variants_here=("${variants[@]}")
     experiment "larger" --shards "$large_shards" --records "$records" --record-bytes "$record_bytes" \
-        --rounds "$large_rounds" --children "$children"
+        --rounds "$large_rounds" --children "$children" --allow-timeout --time-limit-secs 240
 fi
+for count in $scale; do
+    variants_here=("${variants[@]}")
+    experiment "scale-$count" --shards "$count" --records "$records" --record-bytes "$record_bytes" \
+        --rounds 1 --children kcl --allow-timeout --time-limit-secs 240
+done
 mkdir -p "$ROOT/docs"
 "$TARGET/release/kcl-bench-worker-report" --results "$RESULTS" --markdown "$ROOT/BENCHMARKS.md" \
     --svg "$ROOT/docs/bench-worker.svg" --variants-note "$note" --command-line "$command_line"

@@ -70,12 +70,38 @@ def load_average():
         return " ".join(loadavg.read().split()[:3])
 
 
-def java_version():
+def java_version(java="java"):
     try:
-        out = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
         return out.stderr.splitlines()[0] if out.stderr else "unknown"
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
+
+
+def variant_java(args):
+    """The java a variant's kcl-bootstrap arguments name (--java=PATH, -j PATH), else None."""
+    for i, arg in enumerate(args):
+        if arg.startswith("--java="):
+            return arg.split("=", 1)[1]
+        if arg in ("-j", "--java") and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+# kcl-bootstrap's default logback with one logger more: HierarchicalShardSyncer's "Newly created
+# leases" (INFO) marks the start of the first shard sync's idle (daemon_log.py). Every variant runs
+# with this file, so the JVMs compared log the same lines.
+SHARD_SYNCER_LOGGER = '  <logger name="software.amazon.kinesis.leases.HierarchicalShardSyncer" level="INFO"/>\n'
+
+
+def write_log_configuration(repo, work_dir):
+    default = open(os.path.join(repo, "kcl-bootstrap/src/default-logback.xml"), encoding="utf-8").read()
+    if "<root " not in default:
+        raise SystemExit("worker-bench: kcl-bootstrap/src/default-logback.xml has no <root> element")
+    path = os.path.join(work_dir, "bench-logback.xml")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(default.replace("  <root ", SHARD_SYNCER_LOGGER + "\n  <root ", 1))
+    return path
 
 
 def main():
@@ -97,6 +123,13 @@ def main():
     parser.add_argument("--allow-timeout", action="store_true",
                         help="a run that does not drain (time limit, or the JVM halting) is a result (the stall runs), not a failure")
     parser.add_argument("--sample-secs", type=float, default=0.15)
+    parser.add_argument("--memory-limit-mib", type=int, default=0,
+                        help="run each worker (the JVM and its children) in a memory cgroup of this limit")
+    parser.add_argument("--targets", action="store_true",
+                        help="the report checks issue 9's targets on this experiment (its headline configuration)")
+    parser.add_argument("--nmt", action="store_true",
+                        help="read the JVM's Native Memory Tracking summary at the end of each run (the variants "
+                             "must pass --jvm-arg=-XX:NativeMemoryTracking=summary)")
     parser.add_argument("--warmup", action="store_true",
                         help="first one unmeasured run per JVM variant (kcl child), stopped with SIGTERM so the "
                              "JVM's exit work runs: kcl-bootstrap's AppCDS archive is then there for every measured run")
@@ -106,6 +139,7 @@ def main():
     commands = {c: child_command(c, args.repo, args.bin_dir) for c in children}
 
     os.makedirs(args.work_dir, exist_ok=True)
+    log_configuration = write_log_configuration(args.repo, args.work_dir)
     stack_dir = os.path.join(args.work_dir, "stack")
     template = open(os.path.join(args.repo, "properties/local.properties"), encoding="utf-8").read()
     experiment = {
@@ -113,7 +147,9 @@ def main():
         "shards": args.shards, "records": args.records, "record_bytes": args.record_bytes,
         "rounds": args.rounds, "children": children,
         "child_labels": {c: CHILD_LABELS[c] for c in children},
-        "variants": [{"name": n, "args": a} for n, a in variants],
+        "variants": [{"name": n, "args": a, "java": java_version(variant_java(a) or "java")}
+                     for n, a in variants],
+        "memory_limit_mib": args.memory_limit_mib or None, "targets": args.targets,
         "started_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": load_average(), "cpus": os.cpu_count(), "java": java_version(),
         "time_limit_secs": args.time_limit_secs, "warmup": args.warmup, "runs": [],
@@ -132,6 +168,7 @@ def main():
         log(f"stream {stream}: {args.records} x {args.record_bytes} B over {args.shards} shards in {produce_secs:.1f} s")
         env = dict(os.environ)
         env.update({k: v for k, v in endpoints.items() if k.startswith("AWS_")})
+        args.log_configuration = log_configuration
         if args.warmup:
             for variant, variant_args in variants:
                 run_one(args, experiment, stack, pids, env, template, stream, last,
@@ -174,7 +211,10 @@ def run_one(args, experiment, stack, pids, env, template, stream, last, command,
         "log": base + ".log", "env": env, "stack": stack, "stack_pids": pids,
         "application": application, "last_sequence": last,
         "time_limit_secs": args.time_limit_secs, "sample_secs": args.sample_secs,
-        "graceful_stop": warmup, "allow_stall": args.allow_timeout})
+        "graceful_stop": warmup, "allow_stall": args.allow_timeout,
+        "log_configuration": args.log_configuration, "nmt": args.nmt,
+        # The warm-up makes the archive; the limit is for the measured runs.
+        "memory_limit_mib": None if warmup else args.memory_limit_mib})
     stack.delete_application_tables(application)
     if warmup:
         log(f"  warm-up drained: {figures['shards_done']}/{figures['shards']} shards")
@@ -188,18 +228,28 @@ def run_one(args, experiment, stack, pids, env, template, stream, last, command,
         f"JVM CPU {figures['jvm_cpu_s']:.1f} s",
         f"children peak RSS {figures['children_peak_rss_kib'] / 1024:.0f} MiB",
         f"children CPU {figures['children_cpu_s']:.2f} s",
-        f"to scheduler {fmt(figures['to_scheduler_s'])} s",
+        f"to Scheduler.run {fmt(figures['to_scheduler_run_s'])} s",
+        f"to worker loop {fmt(figures['to_scheduler_s'])} s",
         f"lease wait {fmt(figures['lease_wait_s'])} s",
+        f"shard-sync idle {fmt(figures['shard_sync_idle_s'])} s",
         f"to checkpointed {fmt(figures['to_checkpointed_s'])} s",
         f"drain {fmt(figures['drain_s'])} s",
         f"kinesis-local {fmt(drain.get('kinesis-local_cores'))} cores",
         f"shards done {figures['shards_done']}/{figures['shards']}",
         f"status timeouts {figures['status_timeouts']}",
-        f"JVM exit status {figures.get('exit_status', '-')}"]))
+        f"JVM exit status {figures.get('exit_status', '-')}",
+        f"max heap {fmt_mib(figures.get('jvm_max_heap_kib'))} MiB"]
+        + ([f"cgroup peak {fmt_mib(figures.get('cgroup_peak_kib'))} MiB of {args.memory_limit_mib}, "
+            f"OOM kills {figures.get('cgroup_oom_kills')}"] if args.memory_limit_mib else [])
+        + ([f"NMT total {fmt_mib((figures.get('nmt_committed_kib') or {}).get('Total'))} MiB"] if args.nmt else [])))
 
 
 def fmt(value):
     return "-" if value is None else f"{value:.1f}"
+
+
+def fmt_mib(kib):
+    return "-" if kib is None else f"{kib / 1024:.0f}"
 
 
 def append_results(path, experiment):

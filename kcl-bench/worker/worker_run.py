@@ -8,6 +8,8 @@ import subprocess
 import time
 
 import daemon_log
+import jvm_probe
+import memory_cgroup
 import proc_sampler
 
 POLL_SECS = 0.25  # lease-table poll period: a Scan of <= 48 items costs moto a few ms
@@ -75,15 +77,29 @@ def machine_cores(sample_a, sample_b):
 def run_worker(spec):
     """Runs one worker. `spec` holds: bootstrap, bootstrap_args, properties, log, env, stack,
     stack_pids, application, last_sequence, time_limit_secs, sample_secs, graceful_stop (SIGTERM
-    first: the JVM runs its exit work, e.g. writing kcl-bootstrap's AppCDS archive). Returns the
+    first: the JVM runs its exit work, e.g. writing kcl-bootstrap's AppCDS archive), and optionally
+    log_configuration (a logback file for the daemon), memory_limit_mib (the worker runs in a
+    memory cgroup of that limit) and nmt (read Native Memory Tracking at the end). Returns the
     figures."""
+    cgroup = None
+    if spec.get("memory_limit_mib"):
+        cgroup = memory_cgroup.MemoryCgroup(spec["application"], spec["memory_limit_mib"])
+    try:
+        return _run_worker(spec, cgroup)
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+
+
+def _run_worker(spec, cgroup):
     stack = spec["stack"]
     log_file = open(spec["log"], "wb")
+    logging = ["-l", spec["log_configuration"]] if spec.get("log_configuration") else []
     started = time.time()
     process = subprocess.Popen(
-        [spec["bootstrap"], "-p", spec["properties"], "-e", *spec["bootstrap_args"]],
+        [spec["bootstrap"], "-p", spec["properties"], "-e", *logging, *spec["bootstrap_args"]],
         stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=spec["env"],
-        start_new_session=True)
+        start_new_session=True, preexec_fn=None if cgroup is None else cgroup.enter)
     log_file.close()
     sampler = proc_sampler.TreeSampler(process.pid, spec["stack_pids"], spec["sample_secs"])
     sampler.start()
@@ -103,18 +119,29 @@ def run_worker(spec):
             time.sleep(POLL_SECS)
     finally:
         sampler.stop()
+        # After the sampler: jcmd's attach and its own JVM are in no figure.
+        probes = {}
+        if process.poll() is None:
+            probes["jvm_max_heap_kib"] = jvm_probe.max_heap_kib(process.pid)
+            if spec.get("nmt"):
+                probes["nmt_committed_kib"] = jvm_probe.native_memory_kib(process.pid)
         stop_worker(process, spec.get("graceful_stop", False))
+    if cgroup is not None:
+        probes.update(cgroup.figures())
     if exited is not None and spec.get("allow_stall"):
         # KCL 3.1.3 MultiLangProtocol halts the JVM (Runtime.halt(1)) when a child's status does not
-        # come within timeoutInSeconds: with a starved pool, that is how the stall ends.
+        # come within timeoutInSeconds: with a starved pool, that is how the stall ends (and the
+        # kernel's OOM killer, SIGKILL, under a memory limit).
         result = figures(spec, sampler, started, done_at, shards_done)
-        result.update({"exit_status": exited, "exited_after_s": exited_at - started})
+        result.update({"exit_status": exited, "exited_after_s": exited_at - started}, **probes)
         return result
     if exited is not None:
         tail = open(spec["log"], encoding="utf-8", errors="replace").read()[-3000:]
         raise RuntimeError(f"the worker exited with status {exited} before the drain ended; "
                            f"log {spec['log']}:\n{tail}")
-    return figures(spec, sampler, started, done_at, shards_done)
+    result = figures(spec, sampler, started, done_at, shards_done)
+    result.update(probes)
+    return result
 
 
 def stop_worker(process, graceful):
@@ -158,8 +185,10 @@ def figures(spec, sampler, started, done_at, shards_done):
         "children_cpu_s": samples[-1]["children_cpu_ticks"] / hz,
         "children_seen": len(sampler.child_starts),
         "to_first_initialize_s": None if first_child is None else first_child - started,
+        "to_scheduler_run_s": None if times["scheduler_run"] is None else times["scheduler_run"] - started,
         "to_scheduler_s": None if times["scheduler_running"] is None else times["scheduler_running"] - started,
         "lease_wait_s": daemon_log.lease_wait_secs(times),
+        "shard_sync_idle_s": daemon_log.shard_sync_idle_secs(times),
         "to_checkpointed_s": None if done_at is None else done_at - started,
         "drain_s": None if done_at is None or first_child is None else done_at - first_child,
         "status_timeouts": times["status_timeouts"],
