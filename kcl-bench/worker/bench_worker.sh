@@ -24,7 +24,7 @@
 #   --java25 PATH|none                     a second Java for plain and tuned (default: the first
 #                                          /usr/lib/jvm/*25*/bin/java, none if there is none)
 #   --memory-limits "MIB ..."              each worker in a memory cgroup of that limit, plain and tuned,
-#                                          the kcl child (default "512 256"; "" skips; needs root or a
+#                                          the kcl child (default "384 256 192"; "" skips; needs root or a
 #                                          delegated cgroup)
 #   --scale "N ..."                        more shard counts for the kcl child, plain and tuned, 1 round
 #                                          (default "16 48"; "" skips)
@@ -40,7 +40,7 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 log() { printf 'bench --worker: %s\n' "$*" >&2; }
 
 rounds=3 shards=8 records=10000 record_bytes=1024 large_shards=32 large_rounds=1
-children="kcl,python,node" threads=9 smoke=0 nmt=1 java25=auto memory_limits="512 256" scale="16 48"
+children="kcl,python,node" threads=9 smoke=0 nmt=1 java25=auto memory_limits="384 256 192" scale="16 48"
 variants=()
 while [ $# -gt 0 ]; do
     case "$1" in
