@@ -116,6 +116,9 @@ fn run(cli: &Cli) -> Result<i32, Error> {
         report_check(cli, &properties, &java, java_major, &lock, &extra_classpath);
         if !cli.quiet {
             output::say(&jvm_defaults.describe(cli.jvm_defaults));
+            if let Some(line) = jvm::flags::describe_user(&user_jvm_options) {
+                output::say(&line);
+            }
         }
         return properties.print_listing(&ctx).map(|()| code::OK);
     }

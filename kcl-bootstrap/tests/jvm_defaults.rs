@@ -179,6 +179,62 @@ fn check_lists_the_options_and_why_a_default_was_dropped() {
 }
 
 #[test]
+fn check_lists_the_users_own_jvm_options_with_secret_values_hidden() {
+    let (w, java, _) = recording_world();
+    let r = run_bounded(
+        w.cmd_java(&java)
+            .env(
+                "JAVA_TOOL_OPTIONS",
+                "-Xss512k -Daws.secretAccessKey=tool-s3cr3t",
+            )
+            .env("_JAVA_OPTIONS", "-Dfoo.bar=2")
+            .args([
+                "--check",
+                "--jvm-arg=-Xmx300m",
+                "--jvm-arg=-Djavax.net.ssl.trustStorePassword=arg-s3cr3t",
+                "--jvm-arg=-Dfoo=1",
+            ]),
+        LIMIT,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    let lines: Vec<&str> = r.err.lines().collect();
+    let defaults = lines
+        .iter()
+        .position(|l| l.contains("JVM defaults: "))
+        .unwrap();
+    assert_eq!(
+        lines[defaults + 1],
+        "kcl-bootstrap: your JVM options: --jvm-arg -Xmx300m \
+         -Djavax.net.ssl.trustStorePassword=<redacted> -Dfoo=1; JAVA_TOOL_OPTIONS=-Xss512k \
+         -Daws.secretAccessKey=<redacted>; _JAVA_OPTIONS=-Dfoo.bar=2 (read by the JVM itself)",
+        "{}",
+        r.err
+    );
+    for output in [&r.err, &r.out] {
+        assert!(!output.contains("s3cr3t"), "a secret shown: {output}");
+    }
+
+    // Only what is there; nothing at all without options.
+    let r = run_bounded(
+        w.cmd_java(&java)
+            .env("JDK_JAVA_OPTIONS", "-Xss1m")
+            .arg("--check"),
+        LIMIT,
+    );
+    assert!(
+        r.err.contains(
+            "kcl-bootstrap: your JVM options: JDK_JAVA_OPTIONS=-Xss1m (read by the JVM itself)\n"
+        ),
+        "{}",
+        r.err
+    );
+    let r = run_bounded(w.cmd_java(&java).arg("--check"), LIMIT);
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(r.err.contains("JVM defaults: "), "{}", r.err);
+    assert!(!r.err.contains("your JVM options"), "{}", r.err);
+}
+
+#[test]
 fn check_warns_when_the_thread_pool_is_too_small_for_the_leases() {
     let (w, java, _) = recording_world();
     std::fs::write(

@@ -23,6 +23,11 @@
 //! time are recorded in `daemon.jsa.verified`; an archive that fails is removed and the launch
 //! goes on without one, saying so in one line. The JVM checks the archive's header again on every
 //! start and ignores one that does not match (`-Xshare:auto`, the default).
+//!
+//! A dump is promoted only if its daemon got as far as running a shard's record processor
+//! ([`SHARD_MARKER`]): a daemon that ended early (bad properties, no credentials, stopped during
+//! start-up) dumps only its start-up classes, and such a thin archive, once promoted, would stay
+//! until the key changes. A thin dump is removed and the launch writes a new one at exit.
 
 use crate::digest;
 use crate::process::run_bounded;
@@ -40,6 +45,15 @@ const STAMP: &str = "daemon.jsa.verified";
 
 /// Key directories not used for this long are removed (a lock or Java no longer run here).
 const PRUNE_AFTER: Duration = Duration::from_secs(30 * 86400);
+
+/// Bytes found only in the dump of a daemon that started a shard's record processor: an archive
+/// stores class names as plain UTF-8. `MultiLangProtocol` is loaded, and named, only by
+/// `MultiLangShardRecordProcessor`, the processor that runs a shard's child; the DynamoDB
+/// Streams launcher (`java/.../KclRsDynamoDbStreamsDaemon.java`) wraps the processors of the
+/// same multilang factory, so it loads it too. Not the processor's own name: the factory, loaded
+/// at start-up, names it, and the 37 MB dump of a daemon that never reached a shard (endpoints
+/// unreachable, KCL 3.1.3) holds it; that dump lacks this marker, a full one (57 MB) holds it.
+const SHARD_MARKER: &[u8] = b"software/amazon/kinesis/multilang/MultiLangProtocol";
 
 /// What the JVM that runs a launch is.
 pub(crate) struct Launch<'a> {
@@ -91,7 +105,18 @@ pub(crate) fn prepare(launch: &Launch<'_>) -> ArchiveOptions {
         return use_archive(&archive, None);
     }
     let mut note = None;
+    let mut thin = None;
     for candidate in candidates(&dir) {
+        // `daemon.jsa` is only ever a promoted dump; its check below stands as before.
+        if candidate != archive && !ran_a_shard(&candidate) {
+            let _ = fs::remove_file(&candidate);
+            thin = Some(format!(
+                "note: discarded the AppCDS dump of an earlier run that ended before it processed \
+                 a shard ({}); this run writes a new one at exit",
+                crate::display::shown_path(&candidate)
+            ));
+            continue;
+        }
         match verify(launch, &candidate) {
             Ok(()) => {
                 if candidate != archive && fs::rename(&candidate, &archive).is_err() {
@@ -124,8 +149,15 @@ pub(crate) fn prepare(launch: &Launch<'_>) -> ArchiveOptions {
             "-Xlog:cds=off".to_string(),
             "-Xlog:cds+dynamic=off".to_string(),
         ],
-        note,
+        // One line: a refused archive says more than a thin dump.
+        note: note.or(thin),
     }
+}
+
+/// Whether the dump at `path` holds [`SHARD_MARKER`]. A dump that cannot be read counts as
+/// holding it: the check that follows refuses it if it is unusable, as before the marker.
+fn ran_a_shard(path: &Path) -> bool {
+    super::scan::file_contains(path, SHARD_MARKER).unwrap_or(true)
 }
 
 fn use_archive(archive: &Path, note: Option<String>) -> ArchiveOptions {
@@ -392,6 +424,40 @@ mod tests {
         assert!(used.options[0].starts_with("-XX:SharedArchiveFile="));
         assert!(!exited.exists(), "an exited daemon's dump is removed");
         assert!(running.exists(), "a running daemon's dump is left alone");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dump_without_the_shard_marker_is_removed_and_one_with_it_is_checked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let java = Path::new("/nonexistent/java");
+        let cp = OsString::from("/a.jar");
+        let l = launch(tmp.path(), java, &cp, &[]);
+        let dir = tmp.path().join("cds").join(key(&l));
+        fs::create_dir_all(&dir).unwrap();
+        let dump = dir.join(format!("dump-{}.jsa", libc::pid_t::MAX));
+        fs::write(
+            &dump,
+            "software/amazon/kinesis/multilang/MultiLangShardRecordProcessor",
+        )
+        .unwrap();
+        let thin = prepare(&l);
+        assert!(thin.options[0].starts_with("-XX:ArchiveClassesAtExit="));
+        let note = thin.note.unwrap();
+        assert!(
+            note.contains("ended before it processed a shard") && !note.contains('\n'),
+            "{note}"
+        );
+        assert!(!dump.exists(), "a thin dump is removed");
+        assert!(!dir.join(ARCHIVE).exists());
+
+        // With the marker the dump goes to the check, which this java cannot pass.
+        let mut full = b"classes ".to_vec();
+        full.extend_from_slice(SHARD_MARKER);
+        fs::write(&dump, full).unwrap();
+        let checked = prepare(&l);
+        let note = checked.note.unwrap();
+        assert!(note.contains("does not match"), "{note}");
     }
 
     #[test]

@@ -80,6 +80,34 @@ pub(crate) fn user_options(
     options
 }
 
+/// One line for `--check`: the user's options, the `--jvm-arg`s then each option variable (which
+/// the JVM reads without being told), secret values hidden; `None` when there are none.
+pub(crate) fn describe_user(options: &[UserOption]) -> Option<String> {
+    let mut groups: Vec<(Origin, Vec<String>)> = Vec::new();
+    for option in options {
+        let shown = crate::properties::shown_jvm_option(&option.text);
+        match groups.last_mut() {
+            Some((origin, texts)) if *origin == option.origin => texts.push(shown),
+            _ => groups.push((option.origin.clone(), vec![shown])),
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut variables = Vec::new();
+    for (origin, texts) in groups {
+        match origin {
+            Origin::JvmArg => parts.push(format!("--jvm-arg {}", texts.join(" "))),
+            Origin::Variable(name) => variables.push(format!("{name}={}", texts.join(" "))),
+        }
+    }
+    if !variables.is_empty() {
+        parts.push(format!("{} (read by the JVM itself)", variables.join("; ")));
+    }
+    Some(format!("your JVM options: {}", parts.join("; ")))
+}
+
 /// The option variables `lookup` finds, as `NAME=value`: the JVM reads them by itself, so they
 /// are part of what an AppCDS archive was made for (`super::cds`).
 pub(crate) fn variable_values(lookup: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
@@ -168,6 +196,27 @@ mod tests {
                 "_JAVA_OPTIONS=-Xmx1g"
             ]
         );
+    }
+
+    #[test]
+    fn the_users_options_are_described_by_origin_with_secrets_hidden() {
+        let lookup = |name: &str| match name {
+            "JAVA_TOOL_OPTIONS" => Some("-Xss512k -Daws.secretAccessKey=s3cr3t".to_string()),
+            "_JAVA_OPTIONS" => Some("-Xmx1g".to_string()),
+            "JDK_JAVA_OPTIONS" => Some("  ".to_string()),
+            _ => None,
+        };
+        let args = ["-Xmx300m".to_string(), "-Dfoo=1".to_string()];
+        assert_eq!(
+            describe_user(&user_options(&args, &lookup)).unwrap(),
+            "your JVM options: --jvm-arg -Xmx300m -Dfoo=1; JAVA_TOOL_OPTIONS=-Xss512k \
+             -Daws.secretAccessKey=<redacted>; _JAVA_OPTIONS=-Xmx1g (read by the JVM itself)"
+        );
+        assert_eq!(
+            describe_user(&user_options(&args, &|_| None)).unwrap(),
+            "your JVM options: --jvm-arg -Xmx300m -Dfoo=1"
+        );
+        assert_eq!(describe_user(&user_options(&[], &|_| None)), None);
     }
 
     #[test]

@@ -9,10 +9,11 @@
 //! (`scripts/bench --worker`, medians of 3, BENCHMARKS.md).
 //!
 //! `flags` says what a user option sets; [`choose`] drops each default whose setting the user
-//! sets; `cds` keeps the AppCDS archive.
+//! sets; `cds` keeps the AppCDS archive (`scan` looks for its marker in a dump).
 
 pub(crate) mod cds;
 pub(crate) mod flags;
+mod scan;
 
 use crate::launch::LaunchSpec;
 use flags::{Setting, UserOption};

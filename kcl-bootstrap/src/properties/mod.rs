@@ -21,7 +21,7 @@ pub(crate) use merge::{canonical, effective};
 pub(crate) use origin::Setting;
 pub(crate) use overrides::{ENV_PREFIX, OverrideError, Shortcut, overrides};
 pub use parser::{Entry, ParseError, parse};
-pub(crate) use redact::listed_value;
+pub(crate) use redact::{listed_value, shown_jvm_option};
 pub(crate) use validate::validate;
 pub(crate) use writer::properties_text;
 

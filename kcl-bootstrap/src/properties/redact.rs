@@ -24,6 +24,11 @@ const SECRET_KEY_WORDS: &[&str] = &[
     "sessionkey",
 ];
 
+/// More parts of a JVM system property's name (`-Dname=value`) that hide its value: the names
+/// are any library's (`aws.credentials...`, `signing.key`), and hiding a harmless value (a
+/// `keyStore` path) costs a line's detail where showing a secret puts it in a log.
+const PROPERTY_WORDS: &[&str] = &["credential", "key"];
+
 /// Prefixes of AWS access key ids (long-term `AKIA`, temporary `ASIA`), followed by 16
 /// upper-case letters or digits.
 const ACCESS_KEY_PREFIXES: &[&str] = &["AKIA", "ASIA"];
@@ -72,6 +77,21 @@ pub(crate) fn listed_value(key: &str, value: &str, dialect: Dialect) -> String {
         .join(",")
 }
 
+/// A JVM option for a message, escaped and cut: a `-Dname=value` whose value may be a secret
+/// keeps its name (`-Daws.secretAccessKey=<redacted>`); any other option that looks like one
+/// (a secret's word, an access key id, a URL with a password) is [`REDACTED`] whole.
+pub(crate) fn shown_jvm_option(option: &str) -> String {
+    if let Some((name, value)) = option.strip_prefix("-D").and_then(|p| p.split_once('=')) {
+        let lowered = name.to_ascii_lowercase();
+        if is_secret(name, value) || PROPERTY_WORDS.iter().any(|w| lowered.contains(w)) {
+            return format!("-D{}={REDACTED}", shown(name));
+        }
+    } else if is_secret(option, option) {
+        return REDACTED.to_string();
+    }
+    shown(option).to_string()
+}
+
 fn holds_access_key_id(value: &str) -> bool {
     let bytes = value.as_bytes();
     ACCESS_KEY_PREFIXES.iter().any(|prefix| {
@@ -113,6 +133,32 @@ mod tests {
         assert!(!is_secret("streamName", "my-stream"));
         assert_eq!(shown_value("password", "hunter2"), REDACTED);
         assert_eq!(shown_value("streamName", "s\u{1b}"), "s\\u{1b}");
+    }
+
+    #[test]
+    fn jvm_options_hide_secret_property_values_and_secret_looking_options() {
+        for (option, expected) in [
+            ("-Xmx300m", "-Xmx300m"),
+            ("-Dfoo=1", "-Dfoo=1"),
+            (
+                "-Djavax.net.ssl.trustStorePassword=hunter2",
+                "-Djavax.net.ssl.trustStorePassword=<redacted>",
+            ),
+            (
+                "-Daws.secretAccessKey=abc",
+                "-Daws.secretAccessKey=<redacted>",
+            ),
+            ("-Daws.accessKeyId=abc", "-Daws.accessKeyId=<redacted>"),
+            ("-Daws.sessionToken=abc", "-Daws.sessionToken=<redacted>"),
+            ("-Dmy.credentials=abc", "-Dmy.credentials=<redacted>"),
+            ("-Dsigning.key=abc", "-Dsigning.key=<redacted>"),
+            ("-Dworker=AKIAABCDEFGHIJKLMNOP", "-Dworker=<redacted>"),
+            ("-javaagent:a.jar=token=abc", "<redacted>"),
+            ("-Dproxy=http://u:p@h", "-Dproxy=<redacted>"),
+            ("-Dx=\u{1b}[31m", "-Dx=\\u{1b}[31m"),
+        ] {
+            assert_eq!(shown_jvm_option(option), expected, "{option}");
+        }
     }
 
     #[test]
