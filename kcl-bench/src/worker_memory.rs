@@ -26,11 +26,8 @@ fn outcome(row: &crate::worker_summary::WorkerSummary) -> String {
         };
     }
     let done = row.stalled_shards_done.unwrap_or(0);
-    match row.halted {
-        Some((status, after)) => format!(
-            "**not drained**: {done} of {} shards; the JVM ended with status {status} after {after:.0} s",
-            row.shards
-        ),
+    match row.how_it_ended() {
+        Some(ended) => format!("**not drained**: {done} of {} shards; {ended}", row.shards),
         None => format!(
             "**not drained**: {done} of {} shards at the time limit",
             row.shards
@@ -46,17 +43,17 @@ pub fn limit_table(out: &mut String, experiment: &Experiment) {
     };
     let _ = writeln!(
         out,
-        "Under the {limit} MiB limit (the cgroup's charge counts RSS and page cache; a limit hit is the kernel reclaiming to stay under it):\n"
+        "Under the {limit} MiB limit (the cgroup's charge counts RSS and page cache):\n"
     );
     let _ = writeln!(
         out,
-        "| children | JVM | JVM max heap MiB (its choice) | JVM peak RSS MiB | cgroup peak MiB | limit hits | OOM kills | outcome |"
+        "| children | JVM | JVM max heap MiB (its choice) | JVM peak RSS MiB | cgroup peak MiB | OOM kills | outcome |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---|");
     for row in summarize(experiment) {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             experiment
                 .child_labels
                 .get(&row.child)
@@ -65,7 +62,6 @@ pub fn limit_table(out: &mut String, experiment: &Experiment) {
             mib_cell(row.max_heap_mib),
             mib_cell(row.jvm_rss_mib),
             mib_cell(row.cgroup_peak_mib),
-            count_cell(row.cgroup_limit_hits),
             count_cell(row.cgroup_oom_kills),
             outcome(&row),
         );

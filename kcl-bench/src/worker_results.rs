@@ -132,9 +132,6 @@ pub struct Run {
     /// The memory cgroup's peak charge (RSS and page cache), KiB.
     #[serde(default)]
     pub cgroup_peak_kib: Option<u64>,
-    /// Times the cgroup's charge hit its limit (the kernel reclaimed, or killed).
-    #[serde(default)]
-    pub cgroup_limit_hits: Option<u64>,
     /// Processes the kernel's OOM killer killed in the cgroup.
     #[serde(default)]
     pub cgroup_oom_kills: Option<u64>,

@@ -99,15 +99,12 @@ fn experiment_tables(out: &mut String, experiment: &Experiment) {
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in &rows {
-        let ended = match row.halted {
-            Some((status, after)) => {
-                format!("the JVM halted itself with status {status} after {after:.0} s")
-            }
-            None => format!("stopped at the {:.0} s limit", experiment.time_limit_secs),
-        };
+        let ended = row
+            .how_it_ended()
+            .unwrap_or_else(|| format!("stopped at the {:.0} s limit", experiment.time_limit_secs));
         let stalled = match row.stalled_shards_done {
             Some(done) => format!(
-                " **stalled: {done} of {} shards at their last record; {ended} ({} of {} runs; {} `Timedout to get status message` in the daemon log)**",
+                " **not drained: {done} of {} shards at their last record; {ended} ({} of {} runs; {} `Timedout to get status message` in the daemon log)**",
                 row.shards,
                 row.runs - row.finished,
                 row.runs,

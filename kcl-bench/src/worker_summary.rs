@@ -96,10 +96,26 @@ pub struct WorkerSummary {
     pub max_heap_mib: Option<Stat>,
     /// The memory cgroup's peak charge, MiB.
     pub cgroup_peak_mib: Option<Stat>,
-    /// The most limit hits of a run.
-    pub cgroup_limit_hits: Option<u64>,
     /// The most OOM kills of a run.
     pub cgroup_oom_kills: Option<u64>,
+}
+
+impl WorkerSummary {
+    /// How a run that ended by itself ended: the daemon halting the JVM (a status), or a signal
+    /// (Python's Popen gives -N), the kernel's OOM killer's when the cgroup counted a kill.
+    pub fn how_it_ended(&self) -> Option<String> {
+        let (status, after) = self.halted?;
+        Some(if status >= 0 {
+            format!("the JVM halted itself with status {status} after {after:.0} s")
+        } else if self.cgroup_oom_kills.is_some_and(|kills| kills > 0) {
+            format!(
+                "the kernel's OOM killer ended the JVM (signal {}) after {after:.0} s",
+                -status
+            )
+        } else {
+            format!("the JVM was ended by signal {} after {after:.0} s", -status)
+        })
+    }
 }
 
 /// A time less the KCL's own sleeps before it: the random first-lease wait (always measured, or
@@ -167,7 +183,6 @@ pub fn summarize(experiment: &Experiment) -> Vec<WorkerSummary> {
                 sampler_cpu_s: Stat::of(runs.iter().map(|r| Some(r.sampler_cpu_s))),
                 max_heap_mib: Stat::of(runs.iter().map(|r| r.jvm_max_heap_kib.and_then(mib))),
                 cgroup_peak_mib: Stat::of(runs.iter().map(|r| r.cgroup_peak_kib.and_then(mib))),
-                cgroup_limit_hits: runs.iter().filter_map(|r| r.cgroup_limit_hits).max(),
                 cgroup_oom_kills: runs.iter().filter_map(|r| r.cgroup_oom_kills).max(),
             });
         }

@@ -94,23 +94,20 @@ class MemoryCgroup:
 
     def figures(self):
         """{"memory_limit_mib", "cgroup_peak_kib" (charged memory: RSS and page cache),
-        "cgroup_limit_hits", "cgroup_oom_kills"}; None where the kernel does not say."""
+        "cgroup_oom_kills"}; None where the kernel does not say. (v1's memory.failcnt read 0 after
+        OOM kills here, so no "limit hits" figure is kept.)"""
         if self.version == 1:
-            peak, hits = self._read("memory.max_usage_in_bytes"), self._read("memory.failcnt")
-            events = self._read("memory.oom_control")
+            peak, events = self._read("memory.max_usage_in_bytes"), self._read("memory.oom_control")
         else:
-            peak, hits, events = self._read("memory.peak"), None, self._read("memory.events")
+            peak, events = self._read("memory.peak"), self._read("memory.events")
         oom_kills = None
         for line in (events or "").splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":
                 oom_kills = int(value)
-            if self.version == 2 and key == "max":
-                hits = value
         return {
             "memory_limit_mib": self.limit_mib,
             "cgroup_peak_kib": None if peak is None else int(peak) // 1024,
-            "cgroup_limit_hits": None if hits is None else int(hits),
             "cgroup_oom_kills": oom_kills,
         }
 
