@@ -2,11 +2,12 @@
 //! measurement (docs/bootstrap.md, "JVM defaults"), and which of them a user option drops.
 //!
 //! Measured with Native Memory Tracking on plain `java` (Java 17, one worker, 8 shards, 10,000
-//! records of 1 KB): of ~406 MiB peak RSS, the heap had 320 MiB committed, G1's own structures
-//! 50 MiB, metaspace 38, the JIT compiler 16, Netty's direct arenas 16, the code cache 15 and the
-//! thread stacks 12. Each default below targets one of those; with all of them the JVM peaked at
-//! 217 MiB instead of 367 and used 3.3 s of CPU instead of 7.3, with the same drain time
-//! (`scripts/bench --worker`, medians of 3, BENCHMARKS.md).
+//! records of 1 KB, once every shard was checkpointed): 497 MiB committed, of which the heap 320,
+//! G1's own structures 50, metaspace 38, Netty's direct buffers and other malloc 16, the code cache
+//! 15, the JIT's arenas 12.5 and the thread stacks 12. Each default below targets one of those;
+//! with all of them 195 MiB were committed, the JVM peaked at 219 MiB RSS instead of 377 and used
+//! 2.8 s of CPU instead of 5.6, with the same drain time (`scripts/bench --worker`, medians of 3,
+//! BENCHMARKS.md).
 //!
 //! `flags` says what a user option sets; [`choose`] drops each default whose setting the user
 //! sets; `cds` keeps the AppCDS archive (`scan` looks for its marker in a dump).
@@ -55,13 +56,15 @@ const TUNED: [Default; 6] = [
         setting: Setting::HeapFreeRatio,
         options: &["-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30"],
     },
-    // C1 only: the daemon moves bytes between pipes and HTTP; C2's compiler threads and code
-    // cost ~16 MiB and much of the JVM's CPU (7.3 s -> 3.3 s with all defaults).
+    // C1 only: the daemon moves bytes between pipes and HTTP; C2's arenas and code cost ~16 MiB
+    // (code cache 15 -> 9, arenas 12.5 -> 2.3) and much of the JVM's CPU (5.6 -> 2.8 s with all
+    // defaults).
     Default {
         setting: Setting::Jit,
         options: &["-XX:TieredStopAtLevel=1"],
     },
-    // Netty makes 2 x cores arenas of 16 MiB chunks; one worker's traffic needs one.
+    // Netty makes 2 x cores arenas of 16 MiB chunks; one worker's traffic needs one (NMT's
+    // "Other", its direct buffers: 16 -> 4 MiB).
     Default {
         setting: Setting::NettyDirectArenas,
         options: &["-Dio.netty.allocator.numDirectArenas=1"],
