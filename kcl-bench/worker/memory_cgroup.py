@@ -80,39 +80,45 @@ class MemoryCgroup:
         with open(os.path.join(self.path, name), "w", encoding="ascii") as control:
             control.write(value)
 
-    def _read(self, name):
-        try:
-            with open(os.path.join(self.path, name), encoding="ascii") as control:
-                return control.read()
-        except OSError:
-            return None
-
     def enter(self):
         """Moves the calling process into the cgroup (its children follow)."""
         with open(os.path.join(self.path, "cgroup.procs"), "w", encoding="ascii") as procs:
             procs.write(str(os.getpid()))
 
     def figures(self):
-        """{"memory_limit_mib", "cgroup_peak_kib" (charged memory: RSS and page cache),
-        "cgroup_oom_kills"}; None where the kernel does not say. (v1's memory.failcnt read 0 after
-        OOM kills here, so no "limit hits" figure is kept.)"""
-        if self.version == 1:
-            peak, events = self._read("memory.max_usage_in_bytes"), self._read("memory.oom_control")
-        else:
-            peak, events = self._read("memory.peak"), self._read("memory.events")
-        oom_kills = None
-        for line in (events or "").splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                oom_kills = int(value)
-        return {
-            "memory_limit_mib": self.limit_mib,
-            "cgroup_peak_kib": None if peak is None else int(peak) // 1024,
-            "cgroup_oom_kills": oom_kills,
-        }
+        """The cgroup's figures after the run (`figures_of`)."""
+        return figures_of(self.path, self.version, self.limit_mib)
 
     def remove(self):
         try:
             os.rmdir(self.path)
         except OSError:
             pass
+
+
+def _read(directory, name):
+    try:
+        with open(os.path.join(directory, name), encoding="ascii") as control:
+            return control.read()
+    except OSError:
+        return None
+
+
+def figures_of(directory, version, limit_mib):
+    """{"memory_limit_mib", "cgroup_peak_kib" (charged memory: RSS and page cache),
+    "cgroup_oom_kills"} of a memory cgroup's directory; None where the kernel does not say. (v1's
+    memory.failcnt read 0 after OOM kills here, so no "limit hits" figure is kept.)"""
+    if version == 1:
+        peak, events = _read(directory, "memory.max_usage_in_bytes"), _read(directory, "memory.oom_control")
+    else:
+        peak, events = _read(directory, "memory.peak"), _read(directory, "memory.events")
+    oom_kills = None
+    for line in (events or "").splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            oom_kills = int(value)
+    return {
+        "memory_limit_mib": limit_mib,
+        "cgroup_peak_kib": None if peak is None else int(peak) // 1024,
+        "cgroup_oom_kills": oom_kills,
+    }

@@ -94,29 +94,26 @@ class JcmdTest(unittest.TestCase):
 
 
 class CgroupTest(unittest.TestCase):
-    def test_v1_figures(self):
-        group = memory_cgroup.MemoryCgroup.__new__(memory_cgroup.MemoryCgroup)
-        group.version, group.limit_mib = 1, 256
+    def figures(self, version, limit_mib, files):
         with tempfile.TemporaryDirectory() as directory:
-            group.path = directory
-            for name, text in [("memory.max_usage_in_bytes", "268435456\n"),
-                               ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")]:
+            for name, text in files.items():
                 with open(os.path.join(directory, name), "w", encoding="ascii") as control:
                     control.write(text)
-            self.assertEqual(group.figures(), {"memory_limit_mib": 256, "cgroup_peak_kib": 262144,
-                                               "cgroup_oom_kills": 1})
+            return memory_cgroup.figures_of(directory, version, limit_mib)
+
+    def test_v1_figures(self):
+        figures = self.figures(1, 256, {"memory.max_usage_in_bytes": "268435456\n",
+                                        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"})
+        self.assertEqual(figures, {"memory_limit_mib": 256, "cgroup_peak_kib": 262144, "cgroup_oom_kills": 1})
 
     def test_v2_figures(self):
-        group = memory_cgroup.MemoryCgroup.__new__(memory_cgroup.MemoryCgroup)
-        group.version, group.limit_mib = 2, 192
-        with tempfile.TemporaryDirectory() as directory:
-            group.path = directory
-            for name, text in [("memory.peak", "201326592\n"),
-                               ("memory.events", "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n")]:
-                with open(os.path.join(directory, name), "w", encoding="ascii") as control:
-                    control.write(text)
-            self.assertEqual(group.figures(), {"memory_limit_mib": 192, "cgroup_peak_kib": 196608,
-                                               "cgroup_oom_kills": 1})
+        figures = self.figures(2, 192, {"memory.peak": "201326592\n",
+                                        "memory.events": "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n"})
+        self.assertEqual(figures, {"memory_limit_mib": 192, "cgroup_peak_kib": 196608, "cgroup_oom_kills": 1})
+
+    def test_an_old_kernel_without_the_counters(self):
+        self.assertEqual(self.figures(2, 192, {}),
+                         {"memory_limit_mib": 192, "cgroup_peak_kib": None, "cgroup_oom_kills": None})
 
 
 class PropertiesTest(unittest.TestCase):
