@@ -146,11 +146,10 @@ pub fn scale_table(out: &mut String, experiments: &[Experiment]) {
     let mut rows = Vec::new();
     for experiment in experiments.iter().filter(|e| e.memory_limit_mib.is_none()) {
         let standard = |name: &str| {
-            experiment.variants.iter().any(|v| {
-                v.name == name
-                    && SCALE_VARIANTS.contains(&name)
-                    && !v.args.iter().any(|a| a.starts_with("--java") || a == "-j")
-            })
+            SCALE_VARIANTS.contains(&name)
+                && experiment.variants.iter().any(|v| {
+                    v.name == name && !v.args.iter().any(|a| a.starts_with("--java") || a == "-j")
+                })
         };
         for row in summarize(experiment) {
             if row.child == "kcl" && standard(&row.variant) {

@@ -35,11 +35,11 @@ def _own_paths():
 
 def _parent():
     """(version, directory) under which to make a memory cgroup, or an error string."""
-    paths = _own_paths()
-    for point, fstype, options, root in _mounts():
+    paths, mounts = _own_paths(), _mounts()
+    for point, fstype, options, root in mounts:
         if fstype == V1_FSTYPE and "memory" in options and "memory" in paths:
             return 1, point + paths["memory"][len(root.rstrip("/")):]
-    for point, fstype, _, root in _mounts():
+    for point, fstype, _, root in mounts:
         if fstype == V2_FSTYPE and "" in paths:
             directory = point + paths[""][len(root.rstrip("/")):]
             try:

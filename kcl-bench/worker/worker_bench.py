@@ -139,7 +139,8 @@ def main():
     commands = {c: child_command(c, args.repo, args.bin_dir) for c in children}
 
     os.makedirs(args.work_dir, exist_ok=True)
-    log_configuration = write_log_configuration(args.repo, args.work_dir)
+    # run_one reads every run's settings from args; the logback file is one of them.
+    args.log_configuration = write_log_configuration(args.repo, args.work_dir)
     stack_dir = os.path.join(args.work_dir, "stack")
     template = open(os.path.join(args.repo, "properties/local.properties"), encoding="utf-8").read()
     experiment = {
@@ -168,7 +169,6 @@ def main():
         log(f"stream {stream}: {args.records} x {args.record_bytes} B over {args.shards} shards in {produce_secs:.1f} s")
         env = dict(os.environ)
         env.update({k: v for k, v in endpoints.items() if k.startswith("AWS_")})
-        args.log_configuration = log_configuration
         if args.warmup:
             for variant, variant_args in variants:
                 run_one(args, experiment, stack, pids, env, template, stream, last,
